@@ -1,0 +1,277 @@
+/*
+ * The broker core: buffers, handles, attachments, access brackets, fences,
+ * tokens and quotas. Plain C: no Wayland, no wlroots. The server glue turns
+ * requests into these calls and these callbacks into events.
+ *
+ * Object model (the kernel's, see doc/architecture.md):
+ *   dmab_buffer      the exported buffer; refcounted, storage freed at the last ref
+ *   dmab_handle      one client's reference to a buffer, with an access mode
+ *   dmab_attachment  one user's attachment: map, unmap, begin/end access
+ *   dmab_token       a share capability; holds a buffer ref until revoked
+ *   dmab_account     per-client accounting for quotas; lives until its last object
+ */
+#ifndef DMAB_CORE_H
+#define DMAB_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/fence.h"
+
+struct dmab_allocator_set;
+
+enum dmab_access {
+	DMAB_ACCESS_READ = 1,
+	DMAB_ACCESS_READ_WRITE = 3,
+};
+
+enum dmab_dir {
+	DMAB_DIR_READ = 1,
+	DMAB_DIR_WRITE = 2,
+	DMAB_DIR_ALL = 3,
+};
+
+enum dmab_usage {
+	DMAB_USAGE_CPU_READ = 1,
+	DMAB_USAGE_CPU_WRITE = 2,
+	DMAB_USAGE_COMPOSITE = 4,
+	DMAB_USAGE_SHARE = 8,
+	DMAB_USAGE_ALL = 15,
+};
+
+enum dmab_constraint_flags {
+	DMAB_CONSTRAINT_CONTIGUOUS = 1,
+	DMAB_CONSTRAINT_ALL = 1,
+};
+
+enum dmab_map_flags {
+	DMAB_MAP_READ_ONLY = 1,
+	DMAB_MAP_DMABUF = 2,
+};
+
+/* Non-fatal failures; values equal dmabroker_manager_v1.reason. */
+enum dmab_reason {
+	DMAB_REASON_QUOTA_EXCEEDED = 0,
+	DMAB_REASON_UNKNOWN_TOKEN = 1,
+	DMAB_REASON_REVOKED_TOKEN = 2,
+	DMAB_REASON_ALLOC_FAILED = 3,
+	DMAB_REASON_UNSATISFIABLE = 4,
+	DMAB_REASON_DEFUNCT = 5,
+	DMAB_REASON_PERMISSION_DENIED = 6,
+};
+
+struct dmab_failure {
+	enum dmab_reason reason;
+	char message[160];
+};
+
+/*
+ * Client bugs, which the glue turns into protocol errors. Values are the core's
+ * own; the glue maps each to its interface's error code.
+ */
+enum dmab_misuse {
+	DMAB_MISUSE_NONE = 0,
+	/* create_buffer, import_dmabuf */
+	DMAB_MISUSE_INVALID_FORMAT,
+	DMAB_MISUSE_INVALID_SIZE,
+	DMAB_MISUSE_INVALID_USAGE,
+	DMAB_MISUSE_INVALID_NAME,
+	DMAB_MISUSE_INVALID_FD,
+	DMAB_MISUSE_INVALID_STRIDE,
+	DMAB_MISUSE_OUT_OF_BOUNDS,
+	DMAB_MISUSE_INVALID_FLAGS,
+	/* attach, share */
+	DMAB_MISUSE_INVALID_ACCESS,
+	DMAB_MISUSE_INVALID_CONSTRAINTS,
+	DMAB_MISUSE_READ_ONLY,
+	/* map, unmap, begin_access, end_access */
+	DMAB_MISUSE_INVALID_DIRECTION,
+	DMAB_MISUSE_ALREADY_MAPPED,
+	DMAB_MISUSE_NOT_MAPPED,
+	DMAB_MISUSE_NESTED_ACCESS,
+	DMAB_MISUSE_NOT_IN_ACCESS,
+	DMAB_MISUSE_DIRECTION_MISMATCH,
+	DMAB_MISUSE_ACCESS_PENDING,
+};
+
+/* A message naming the problem, with the detail the check found. */
+struct dmab_misuse_report {
+	enum dmab_misuse misuse;
+	char message[160];
+};
+
+struct dmab_limits {
+	uint32_t max_width, max_height;
+	uint64_t max_bytes;
+	uint32_t max_buffers, max_attachments, max_tokens;
+};
+
+struct dmab_core_options {
+	const char *allocator; /* see dmab_alloc_set_init; NULL is "auto" */
+	struct dmab_limits limits; /* zero fields take the defaults */
+};
+
+struct dmab_core;
+struct dmab_account;
+struct dmab_buffer;
+struct dmab_handle;
+struct dmab_attachment;
+struct dmab_token;
+
+struct dmab_layout {
+	uint32_t width, height, format;
+	uint32_t stride, offset;
+	uint64_t size; /* of the storage; at least offset + stride * height */
+};
+
+struct dmab_constraints {
+	uint32_t flags; /* enum dmab_constraint_flags */
+	uint32_t row_alignment; /* 0 or a power of two up to 4096 */
+	uint32_t max_planes; /* at least 1 */
+};
+
+struct dmab_mapping {
+	int fd; /* a new fd the receiver owns; -1 for broker-internal attachments */
+	const void *data; /* broker-internal attachments only: the first row */
+	uint32_t offset, size, stride, flags; /* flags: enum dmab_map_flags */
+};
+
+/* --- core --- */
+
+/* Returns NULL with a reason in err if the allocator choice is unavailable. */
+struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char *err,
+	size_t err_len);
+void dmab_core_destroy(struct dmab_core *core);
+void dmab_core_get_limits(const struct dmab_core *core, struct dmab_limits *limits);
+struct dmab_allocator_set *dmab_core_get_allocators(struct dmab_core *core);
+/* The formats create_buffer accepts, DRM fourcc codes. */
+const uint32_t *dmab_core_get_formats(size_t *len);
+/* Bytes per pixel of a supported format, 0 for an unknown one. */
+uint32_t dmab_format_bpp(uint32_t format);
+
+/* --- accounts: one per client connection --- */
+
+/* uid/pid are for introspection and its permission check. */
+struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_t uid);
+/* Drops the connection's reference; the accounting lives until its last object. */
+void dmab_account_destroy(struct dmab_account *account);
+pid_t dmab_account_get_pid(const struct dmab_account *account);
+uid_t dmab_account_get_uid(const struct dmab_account *account);
+
+/* --- handles: a client's references to buffers --- */
+
+struct dmab_buffer_desc {
+	uint32_t width, height, format, usage;
+	const char *name;
+};
+
+struct dmab_import_desc {
+	uint32_t width, height, format, offset, stride, flags;
+};
+
+/* Validates a create_buffer request in 64 bits. */
+bool dmab_buffer_desc_check(const struct dmab_core *core, const struct dmab_buffer_desc *desc,
+	struct dmab_misuse_report *report);
+/* Returns NULL with fail filled (quota) on a failure a correct client can meet. */
+struct dmab_handle *dmab_handle_create(struct dmab_account *account,
+	const struct dmab_buffer_desc *desc, struct dmab_failure *fail);
+struct dmab_handle *dmab_handle_import_token(struct dmab_account *account, const char *token,
+	struct dmab_failure *fail);
+/* Validates a client's fd without taking it: lseek size, bounds in 64 bits, seals. */
+bool dmab_import_desc_check(const struct dmab_core *core, int fd,
+	const struct dmab_import_desc *desc, struct dmab_misuse_report *report);
+/* Takes ownership of fd: it is closed on every path. */
+struct dmab_handle *dmab_handle_import_fd(struct dmab_account *account, int fd,
+	const struct dmab_import_desc *desc, struct dmab_failure *fail);
+/* Drops the reference. NULL is a no-op. */
+void dmab_handle_destroy(struct dmab_handle *handle);
+struct dmab_buffer *dmab_handle_get_buffer(struct dmab_handle *handle);
+enum dmab_access dmab_handle_get_access(const struct dmab_handle *handle);
+
+/* Called when the buffer's layout changes (collation at first map, migration). */
+typedef void (*dmab_handle_layout_func)(struct dmab_handle *handle, void *data);
+void dmab_handle_set_layout_listener(struct dmab_handle *handle, dmab_handle_layout_func func,
+	void *data);
+
+/* --- buffers --- */
+
+struct dmab_buffer *dmab_buffer_ref(struct dmab_buffer *buffer);
+void dmab_buffer_unref(struct dmab_buffer *buffer); /* NULL is a no-op */
+void dmab_buffer_get_layout(const struct dmab_buffer *buffer, struct dmab_layout *layout);
+/* A new reference to the write fence, or to a fence over every unsignaled read fence. */
+struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write);
+
+/* --- attachments --- */
+
+struct dmab_attachment_listener {
+	void (*mapped)(struct dmab_attachment *att, const struct dmab_mapping *mapping, void *data);
+	void (*ready)(struct dmab_attachment *att, void *data);
+	void (*moved)(struct dmab_attachment *att, void *data);
+	/* The attachment is defunct afterwards; only destroy is valid. */
+	void (*failed)(struct dmab_attachment *att, const struct dmab_failure *fail, void *data);
+};
+
+bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *constraints,
+	struct dmab_misuse_report *report);
+/*
+ * account is NULL for the broker's own attachments (the compositor): they are not
+ * charged to any quota and their mappings carry a data pointer, not an fd. On
+ * a failure a correct client can meet, the attachment is still created and the
+ * failed callback runs before this returns.
+ */
+struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
+	struct dmab_account *account, enum dmab_access access,
+	const struct dmab_constraints *constraints,
+	const struct dmab_attachment_listener *listener, void *data);
+/* Ends an open bracket, unmaps, detaches. NULL is a no-op. */
+void dmab_attachment_destroy(struct dmab_attachment *att);
+bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
+	struct dmab_misuse_report *report);
+bool dmab_attachment_unmap(struct dmab_attachment *att, struct dmab_misuse_report *report);
+bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
+	struct dmab_misuse_report *report);
+bool dmab_attachment_end_access(struct dmab_attachment *att, uint32_t dir,
+	struct dmab_misuse_report *report);
+bool dmab_attachment_is_defunct(const struct dmab_attachment *att);
+
+/* --- tokens --- */
+
+enum { DMAB_TOKEN_LEN = 32 }; /* hex digits of 128 random bits */
+
+/* access must not exceed the handle's; the glue checks that first. */
+struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_access access,
+	struct dmab_failure *fail);
+/* The token's 32 hex digits and a NUL. */
+const char *dmab_token_get_string(const struct dmab_token *token);
+/* Withdraws the token and frees it. NULL is a no-op. */
+void dmab_token_revoke(struct dmab_token *token);
+
+/* --- introspection, like debugfs bufinfo --- */
+
+struct dmab_buffer_stats {
+	uint32_t id;
+	const char *name;
+	pid_t owner_pid;
+	struct dmab_layout layout;
+	const char *allocator; /* "" while unbacked */
+	uint32_t refs;
+	bool write_fence_pending;
+	uint32_t read_fences_pending;
+};
+
+struct dmab_attachment_stats {
+	uint32_t buffer_id;
+	pid_t pid; /* 0 for the broker's own */
+	enum dmab_access access;
+	bool mapped;
+	uint32_t in_access; /* enum dmab_dir of the open bracket, or 0 */
+};
+
+typedef void (*dmab_buffer_visit_func)(const struct dmab_buffer_stats *stats, void *data);
+typedef void (*dmab_attachment_visit_func)(const struct dmab_attachment_stats *stats, void *data);
+void dmab_core_for_each_buffer(struct dmab_core *core, dmab_buffer_visit_func buffer_func,
+	dmab_attachment_visit_func attachment_func, void *data);
+
+#endif

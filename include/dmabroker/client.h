@@ -1,0 +1,133 @@
+/*
+ * libdmabroker-client: the client side of dmabroker-v1.
+ *
+ * Blocking calls (create, import, share, map, begin) dispatch the default
+ * event queue until their answer arrives, so other objects keep working
+ * meanwhile. Every fd the library receives is close-on-exec. On a real
+ * dma-buf, begin and end also issue DMA_BUF_IOCTL_SYNC, restarting on EINTR
+ * and EAGAIN.
+ *
+ * Functions returning int return 0 or a negative errno. A failed event from
+ * the broker gives -EDQUOT (quota), -ENOENT (unknown token), -EACCES (revoked
+ * token, permission denied), -ENOMEM (allocation), -EINVAL (unsatisfiable),
+ * -ENODEV (defunct), and dmab_client_last_failure() gives its reason and
+ * message. A protocol error or a lost connection gives -EPROTO or -EPIPE.
+ */
+#ifndef DMABROKER_CLIENT_H
+#define DMABROKER_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dmabroker-v1-client-protocol.h"
+
+struct wl_display;
+struct wl_buffer;
+
+struct dmab_client;
+struct dmab_client_buffer;
+struct dmab_client_attachment;
+struct dmab_client_token;
+
+struct dmab_client_limits {
+	uint32_t max_width, max_height;
+	uint64_t max_bytes;
+	uint32_t max_buffers, max_attachments, max_tokens;
+};
+
+struct dmab_client_failure {
+	uint32_t reason; /* enum dmabroker_manager_v1_reason */
+	char message[160];
+};
+
+/* The last failed event seen by this thread's calls. */
+const struct dmab_client_failure *dmab_client_last_failure(void);
+
+/* Connects to socket_name (NULL: $WAYLAND_DISPLAY) and binds the broker. */
+struct dmab_client *dmab_client_connect(const char *socket_name);
+/* Binds the broker on a display the caller owns. */
+struct dmab_client *dmab_client_create(struct wl_display *display);
+/* Destroys every object the library made; disconnects if it connected. NULL is a no-op. */
+void dmab_client_destroy(struct dmab_client *client);
+struct wl_display *dmab_client_get_display(struct dmab_client *client);
+struct dmabroker_manager_v1 *dmab_client_get_manager(struct dmab_client *client);
+const uint32_t *dmab_client_get_formats(struct dmab_client *client, size_t *len);
+void dmab_client_get_limits(struct dmab_client *client, struct dmab_client_limits *limits);
+/* Dispatches the default queue once (blocking) / until the server answers. */
+int dmab_client_dispatch(struct dmab_client *client);
+int dmab_client_roundtrip(struct dmab_client *client);
+
+struct dmab_client_layout {
+	uint32_t width, height, format, stride;
+	uint64_t size;
+	uint32_t access; /* enum dmabroker_buffer_v1_access */
+};
+
+/* Each waits for the info or failed event. NULL with errno set on failure. */
+struct dmab_client_buffer *dmab_client_buffer_create(struct dmab_client *client,
+	uint32_t width, uint32_t height, uint32_t format, uint32_t usage, const char *name);
+struct dmab_client_buffer *dmab_client_buffer_import(struct dmab_client *client,
+	const char *token);
+/* The library duplicates fd; the caller keeps its own. */
+struct dmab_client_buffer *dmab_client_buffer_import_fd(struct dmab_client *client, int fd,
+	uint32_t format, uint32_t width, uint32_t height, uint32_t offset, uint32_t stride,
+	uint32_t flags);
+/* Destroys the buffer's attachments, tokens and wl_buffer too. NULL is a no-op. */
+void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer);
+void dmab_client_buffer_get_layout(struct dmab_client_buffer *buffer,
+	struct dmab_client_layout *layout);
+struct dmabroker_buffer_v1 *dmab_client_buffer_get_proxy(struct dmab_client_buffer *buffer);
+/* Made on first use, destroyed with the buffer. */
+struct wl_buffer *dmab_client_buffer_get_wl_buffer(struct dmab_client_buffer *buffer);
+/*
+ * Waits for the fence object's fd: an eventfd or a sync_file that is readable
+ * once the fence signaled. The caller owns the fd. Returns it or a negative errno.
+ */
+int dmab_client_buffer_get_fence_fd(struct dmab_client_buffer *buffer, bool write);
+
+/* Waits for the token. NULL with errno set on failure. */
+struct dmab_client_token *dmab_client_token_create(struct dmab_client_buffer *buffer,
+	uint32_t access);
+const char *dmab_client_token_get_string(const struct dmab_client_token *token);
+/* Withdraws and frees the token. NULL is a no-op. */
+void dmab_client_token_revoke(struct dmab_client_token *token);
+
+struct dmab_client_constraints {
+	uint32_t flags; /* enum dmabroker_buffer_v1_constraint_flags */
+	uint32_t row_alignment;
+	uint32_t max_planes; /* 0 is taken as 1 */
+};
+
+/* constraints may be NULL. Sends attach; a failed event shows at map. */
+struct dmab_client_attachment *dmab_client_attachment_create(
+	struct dmab_client_buffer *buffer, uint32_t access,
+	const struct dmab_client_constraints *constraints);
+/* Unmaps and ends an open bracket first. NULL is a no-op. */
+void dmab_client_attachment_destroy(struct dmab_client_attachment *att);
+
+/* Sends map, waits for mapped (or failed) and mmaps the plane. */
+int dmab_client_attachment_map(struct dmab_client_attachment *att, uint32_t direction);
+/* munmaps and sends unmap. */
+int dmab_client_attachment_unmap(struct dmab_client_attachment *att);
+/* Valid while mapped; NULL otherwise. */
+void *dmab_client_attachment_get_data(struct dmab_client_attachment *att);
+uint32_t dmab_client_attachment_get_stride(struct dmab_client_attachment *att);
+uint32_t dmab_client_attachment_get_map_flags(struct dmab_client_attachment *att);
+int dmab_client_attachment_get_fd(struct dmab_client_attachment *att); /* owned by the library */
+/* A moved event arrived: end access, then remap (unmap + map). */
+bool dmab_client_attachment_moved(struct dmab_client_attachment *att);
+int dmab_client_attachment_remap(struct dmab_client_attachment *att);
+
+/* Sends begin_access and waits for ready, then DMA_BUF_IOCTL_SYNC START on a dma-buf. */
+int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t direction);
+/* Sends begin_access without waiting; poll is_ready after dispatching. */
+int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint32_t direction);
+bool dmab_client_attachment_is_ready(struct dmab_client_attachment *att);
+/* DMA_BUF_IOCTL_SYNC END on a dma-buf, then end_access. */
+int dmab_client_attachment_end(struct dmab_client_attachment *att);
+
+/* DMA_BUF_IOCTL_SYNC on fd, restarting on EINTR/EAGAIN. 0 or a negative errno. */
+int dmab_client_dmabuf_sync(int fd, bool start, uint32_t direction);
+
+#endif

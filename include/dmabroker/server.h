@@ -1,0 +1,98 @@
+/*
+ * libdmabroker-server: embed the dmabroker-v1 broker in a Wayland compositor.
+ *
+ * An integrator creates one dmab_server per wl_display. The server exposes the
+ * dmabroker_manager_v1 global and owns every buffer, attachment, token and
+ * fence. The compositor reads the wl_buffers made by get_wl_buffer through the
+ * read API below, which brackets every read like any other importer.
+ */
+#ifndef DMABROKER_SERVER_H
+#define DMABROKER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wl_display;
+struct wl_resource;
+
+/* Zero fields take the defaults, DMAB_QUOTA_DEFAULT_*. */
+struct dmab_quota {
+	uint64_t max_bytes;
+	uint32_t max_buffers;
+	uint32_t max_attachments;
+	uint32_t max_tokens;
+};
+
+#define DMAB_QUOTA_DEFAULT_BYTES (512ull << 20)
+#define DMAB_QUOTA_DEFAULT_BUFFERS 128u
+#define DMAB_QUOTA_DEFAULT_ATTACHMENTS 512u
+#define DMAB_QUOTA_DEFAULT_TOKENS 128u
+
+#define DMAB_DEFAULT_MAX_DIMENSION 16384u
+
+struct dmab_server_options {
+	/* "auto" (or NULL), "memfd", "udmabuf", "dma-heap[:NAME]", "drm-dumb[:/dev/dri/cardN]" */
+	const char *allocator;
+	struct dmab_quota quota;
+	uint32_t max_width, max_height; /* 0: DMAB_DEFAULT_MAX_DIMENSION */
+};
+
+struct dmab_server;
+
+/*
+ * Creates the server and its global on the display. Returns NULL with errno
+ * set if the chosen allocator is unavailable (ENODEV) or on allocation failure;
+ * dmab_server_last_error() then names the reason.
+ */
+struct dmab_server *dmab_server_create(struct wl_display *display,
+	const struct dmab_server_options *options);
+/* Destroys the global; every client's objects become inert. NULL is a no-op. */
+void dmab_server_destroy(struct dmab_server *server);
+const char *dmab_server_last_error(void);
+/* The allocator in use, e.g. "memfd". */
+const char *dmab_server_allocator_name(const struct dmab_server *server);
+
+/*
+ * Compositor-side reads of the wl_buffers that get_wl_buffer makes.
+ *
+ * A read is a READ bracket held by the compositor: begin it when a frame is
+ * committed, and end it when the frame is replaced on screen (then send
+ * wl_buffer.release). While it is held, writers of the buffer wait; while a
+ * writer is inside its bracket, the read is not ready and the previous frame
+ * must stay on screen.
+ */
+struct dmab_server_buffer;
+struct dmab_server_read;
+
+struct dmab_pixels {
+	const void *data; /* the first row; NULL until the read is ready */
+	uint32_t width, height;
+	uint32_t format; /* DRM fourcc */
+	uint32_t stride;
+};
+
+/* True if the resource is a wl_buffer made by get_wl_buffer (inert or not). */
+bool dmab_server_is_wl_buffer(struct wl_resource *resource);
+/* NULL if the resource is not ours or is inert. */
+struct dmab_server_buffer *dmab_server_buffer_from_wl_buffer(struct wl_resource *resource);
+void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
+	struct dmab_pixels *layout);
+
+typedef void (*dmab_server_read_ready_func)(struct dmab_server_read *read, void *data);
+
+/*
+ * Begins a compositor read. ready runs once the buffer's write fence has
+ * signaled: possibly before this returns, otherwise from the event loop. The
+ * read keeps the buffer's storage alive even if the client destroys the
+ * wl_buffer. Returns NULL with errno set on failure.
+ */
+struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
+	dmab_server_read_ready_func ready, void *data);
+bool dmab_server_read_is_ready(const struct dmab_server_read *read);
+/* Valid between ready and end; data is mapped read-only. */
+void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dmab_pixels *pixels);
+/* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */
+void dmab_server_read_end(struct dmab_server_read *read);
+
+#endif
