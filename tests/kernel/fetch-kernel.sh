@@ -127,16 +127,30 @@ run_apt() { # run_apt CMD... : quiet apt with its output kept for error reports
 	fi
 }
 
+resolve_failed() { # a refresh that cannot reach the archive keeps the cached kernel
+	if d=$(cached_dir); then
+		log "warning: $*; keeping the cached kernel $(cat "$d/version")"
+		echo "$d"
+		exit 0
+	fi
+	sed 's/^/  /' "$APTLOG" >&2
+	die "$* (APT_CONFIG=$APT_CONFIG)"
+}
+
 log "reading $SUITE from $MIRROR"
-run_apt apt-get -q update
+# apt-get update exits 0 even when index files failed to download
+if ! apt-get -q update >"$APTLOG" 2>&1 || grep -qE '^(E:|W: (Failed to fetch|Some index files))' "$APTLOG"; then
+	resolve_failed "'apt-get update' failed"
+fi
 
 # The metapackage's dependency names the current ABI's image package; old ABI
 # versions drop out of the archive, so never hard-code the versioned name.
-PKG=$(apt-cache depends "$META" 2>/dev/null |
+PKG=$({ apt-cache depends "$META" 2>>"$APTLOG" || true; } |
 	awk '$1 ~ /Depends:$/ && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-[[ -n $PKG ]] || die "cannot resolve $META in $SUITE (is $MIRROR reachable?)"
-VER=$(apt-cache show --no-all-versions "$PKG" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
-[[ -n $VER ]] || die "no version of $PKG found in $SUITE"
+[[ -n $PKG ]] || resolve_failed "cannot resolve $META in $SUITE (is $MIRROR reachable?)"
+VER=$({ apt-cache show --no-all-versions "$PKG" 2>>"$APTLOG" || true; } |
+	awk '/^Version:/ { print $2; exit }')
+[[ -n $VER ]] || resolve_failed "no version of $PKG found in $SUITE"
 
 NAME="${PKG}_${VER//:/%3a}"
 DEST=$CACHE/$NAME
@@ -170,14 +184,15 @@ else
 	grep -E '^(# )?CONFIG_(PVH|UDMABUF|DMABUF_HEAPS|DMABUF_HEAPS_SYSTEM|DRM_VGEM|SYNC_FILE|SW_SYNC|NET_9P|NET_9P_VIRTIO|9P_FS|VIRTIO_PCI|DEVTMPFS)[= ]' \
 		"$CONFIG" | sed 's/^/  /' >&2 || true
 
-	if grep -q '^CONFIG_PVH=y' "$CONFIG"; then
-		log "extracting ELF vmlinux for PVH boot"
-		python3 "$HERE/extract-vmlinux.py" "$VMLINUZ" "$TMP/vmlinux" >&2 ||
-			die "could not extract vmlinux from $VMLINUZ"
+	# qemu boots the bzImage too, but decompressing it under TCG costs seconds a run
+	echo "root/boot/vmlinuz-$KVER" >"$TMP/boot-image"
+	if ! grep -q '^CONFIG_PVH=y' "$CONFIG"; then
+		log "CONFIG_PVH is not set: qemu will boot the bzImage (slower under TCG)"
+	elif log "extracting ELF vmlinux for PVH boot" &&
+		python3 "$HERE/extract-vmlinux.py" "$VMLINUZ" "$TMP/vmlinux" >&2; then
 		echo vmlinux >"$TMP/boot-image"
 	else
-		log "CONFIG_PVH is not set: qemu will boot the bzImage (slower under TCG)"
-		echo "root/boot/vmlinuz-$KVER" >"$TMP/boot-image"
+		log "warning: no vmlinux (is zstd installed?); qemu will boot the bzImage"
 	fi
 	echo "$KVER" >"$TMP/kver"
 	echo "$PKG" >"$TMP/package"

@@ -29,6 +29,7 @@
 #   DMAB_KERNEL_VERBOSE=1  stream the guest console to stderr while it runs
 #   DMAB_KERNEL_MODULES    extra modules to load in the guest (space separated)
 #   DMAB_KERNEL_APPEND     extra kernel command-line arguments
+#   DMAB_KERNEL_QEMU_ARGS  extra qemu arguments (word-split; later ones win)
 #   DMAB_GUEST_*           passed through to the guest script unchanged
 #                          (e.g. DMAB_GUEST_FILTER, see guest-tests.sh)
 set -euo pipefail
@@ -66,19 +67,19 @@ command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-sys
 BUSYBOX=
 for b in /bin/busybox /usr/bin/busybox /usr/lib/busybox/busybox-static; do
 	# the initramfs has no libc: busybox must be the static build
-	if [[ -x $b ]] && ! LC_ALL=C readelf -l "$b" 2>/dev/null | grep -q 'INTERP'; then
+	if [[ -x $b ]] && ! ldd "$b" >/dev/null 2>&1; then # ldd fails on static binaries
 		BUSYBOX=$b
 		break
 	fi
 done
 [[ -n $BUSYBOX ]] || skip "no statically linked busybox (apt-get install busybox-static)"
-for tool in cpio modinfo xz gzip readelf sha256sum timeout; do
-	command -v "$tool" >/dev/null || skip "'$tool' not found (apt-get install cpio kmod xz-utils binutils)"
+for tool in cpio modinfo xz gzip sha256sum timeout; do
+	command -v "$tool" >/dev/null || skip "'$tool' not found (apt-get install cpio kmod xz-utils)"
 done
 
 CACHE=${DMAB_KERNEL_CACHE:-${HOME:?HOME is not set}/.cache/dmabroker/kernel}
 if [[ ${DMAB_KERNEL_FETCH:-0} == 1 ]]; then
-	KDIR=$("$HERE/fetch-kernel.sh" | tail -n 1) || die "fetch-kernel.sh failed"
+	KDIR=$(bash "$HERE/fetch-kernel.sh" | tail -n 1) || die "fetch-kernel.sh failed"
 else
 	KDIR=$(readlink -f "$CACHE/current" 2>/dev/null || true)
 	[[ -n $KDIR && -f $KDIR/COMPLETE ]] ||
@@ -125,6 +126,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroo
 mount -o bind $R /mnt/orig # unobstructed view, for paths under the guest's own /tmp and /run
 mount -t devtmpfs devtmpfs $R/dev || bail "devtmpfs in chroot"
 mkdir -p $R/dev/pts $R/dev/shm
+# what udev would add: bash process substitution needs /dev/fd
+ln -sfn /proc/self/fd $R/dev/fd
+ln -sfn /proc/self/fd/0 $R/dev/stdin
+ln -sfn /proc/self/fd/1 $R/dev/stdout
+ln -sfn /proc/self/fd/2 $R/dev/stderr
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t proc proc $R/proc || bail "proc in chroot"
@@ -136,7 +142,7 @@ mkdir -p $R/run/user
 mkdir -m 0700 $R/run/user/0
 for p in "$BUILD_DIR" "$SOURCE_DIR" "${GUEST_SCRIPT%/*}"; do
 	case $p in
-	/tmp/* | /run/*) mkdir -p "$R$p" && mount -o bind "/mnt/orig$p" "$R$p" ||
+	/tmp/* | /run/* | /dev/shm/*) mkdir -p "$R$p" && mount -o bind "/mnt/orig$p" "$R$p" ||
 		bail "cannot expose $p inside the chroot" ;;
 	esac
 done
@@ -214,6 +220,7 @@ if [[ ! -f $INITRAMFS ]]; then
 		gzip -1 >"$INITRAMFS.tmp.$$"
 	mv -f "$INITRAMFS.tmp.$$" "$INITRAMFS"
 	# keep the five most recent images
+	# shellcheck disable=SC2012 # the names are hex digests
 	ls -1t "$IRDIR"/*.cpio.gz 2>/dev/null | tail -n +6 | xargs -r rm -f
 fi
 
@@ -235,6 +242,7 @@ cat "$INITRAMFS" "$WORK/run.cpio.gz" >"$WORK/initrd"
 # ------------------------------------------------------------------ boot
 TIMEOUT=${DMAB_KERNEL_TIMEOUT:-1200}
 RAW=$WORK/console.raw
+# shellcheck disable=SC2054 # the commas belong to qemu's option syntax
 QEMU_ARGS=(
 	-accel tcg # never KVM: stock kernels cannot run on this host's /dev/kvm
 	-m 1024 -smp 2
@@ -243,6 +251,8 @@ QEMU_ARGS=(
 	-append "console=ttyS0 quiet panic=-1 ${DMAB_KERNEL_APPEND:-}"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 )
+# shellcheck disable=SC2206 # word splitting intended
+QEMU_ARGS+=(${DMAB_KERNEL_QEMU_ARGS:-})
 echo "$PROG: booting $(cat "$KDIR/package") under qemu TCG (timeout ${TIMEOUT}s)" >&2
 T_BOOT=$(now)
 set +e

@@ -12,9 +12,10 @@
  *       `out_fence`. Fails with EBUSY if it conflicts with an unsignaled fence
  *       already on the object.
  *   DRM_IOCTL_VGEM_FENCE_SIGNAL  signal fence `fence` (an id from ATTACH, on
- *       the same DRM file). ENOENT for an unknown id, ETIMEDOUT if the fence
- *       had already signaled by itself: vgem signals every fence after ~10 s
- *       so that a leaked fence cannot wedge the system.
+ *       the same DRM file). ENOENT for an unknown id or one already
+ *       signaled through this ioctl (the id is dropped), ETIMEDOUT if the
+ *       fence had signaled by itself: vgem signals every fence after ~10 s so
+ *       that a leaked fence cannot wedge the system.
  *
  * Include after <drm.h> (libdrm: -I/usr/include/libdrm, or xf86drm.h).
  */
