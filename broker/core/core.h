@@ -9,6 +9,15 @@
  *   dmab_attachment  one user's attachment: map, unmap, begin/end access
  *   dmab_token       a share capability; holds a buffer ref until revoked
  *   dmab_account     per-client accounting for quotas; lives until its last object
+ *
+ * Callbacks (attachment listeners, layout listeners, fence callbacks) may run
+ * synchronously inside the call that caused them: mapped inside map, ready inside
+ * begin_access when nothing conflicts, ready for a waiter inside another
+ * attachment's end_access or destroy. A callback may call back into the core,
+ * including destroying the attachment it was called for or any other object,
+ * with two exceptions: it must not destroy an object whose create function has
+ * not returned yet (a failed callback run by dmab_attachment_create), and it
+ * must not destroy the core.
  */
 #ifndef DMAB_CORE_H
 #define DMAB_CORE_H
@@ -21,6 +30,13 @@
 #include "core/fence.h"
 
 struct dmab_allocator_set;
+
+/* The defaults for zero fields of struct dmab_limits. */
+#define DMAB_CORE_DEFAULT_MAX_BYTES (512ull << 20)
+#define DMAB_CORE_DEFAULT_MAX_BUFFERS 128u
+#define DMAB_CORE_DEFAULT_MAX_ATTACHMENTS 512u
+#define DMAB_CORE_DEFAULT_MAX_TOKENS 128u
+#define DMAB_CORE_DEFAULT_MAX_DIMENSION 16384u
 
 enum dmab_access {
 	DMAB_ACCESS_READ = 1,
@@ -44,6 +60,11 @@ enum dmab_usage {
 enum dmab_constraint_flags {
 	DMAB_CONSTRAINT_CONTIGUOUS = 1,
 	DMAB_CONSTRAINT_ALL = 1,
+};
+
+enum dmab_import_flags {
+	DMAB_IMPORT_Y_INVERT = 1,
+	DMAB_IMPORT_ALL = 1,
 };
 
 enum dmab_map_flags {
@@ -182,7 +203,10 @@ struct dmab_handle *dmab_handle_import_token(struct dmab_account *account, const
 /* Validates a client's fd without taking it: lseek size, bounds in 64 bits, seals. */
 bool dmab_import_desc_check(const struct dmab_core *core, int fd,
 	const struct dmab_import_desc *desc, struct dmab_misuse_report *report);
-/* Takes ownership of fd: it is closed on every path. */
+/*
+ * Takes ownership of fd: it is closed on every path. The fd's size counts
+ * against the byte quota; an O_RDONLY fd gives a read-only handle.
+ */
 struct dmab_handle *dmab_handle_import_fd(struct dmab_account *account, int fd,
 	const struct dmab_import_desc *desc, struct dmab_failure *fail);
 /* Drops the reference. NULL is a no-op. */
@@ -200,6 +224,8 @@ void dmab_handle_set_layout_listener(struct dmab_handle *handle, dmab_handle_lay
 struct dmab_buffer *dmab_buffer_ref(struct dmab_buffer *buffer);
 void dmab_buffer_unref(struct dmab_buffer *buffer); /* NULL is a no-op */
 void dmab_buffer_get_layout(const struct dmab_buffer *buffer, struct dmab_layout *layout);
+/* The import_flags of an imported buffer (y_invert), 0 for a created one. */
+uint32_t dmab_buffer_get_import_flags(const struct dmab_buffer *buffer);
 /* A new reference to the write fence, or to a fence over every unsignaled read fence. */
 struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write);
 
@@ -217,9 +243,9 @@ bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *cons
 	struct dmab_misuse_report *report);
 /*
  * account is NULL for the broker's own attachments (the compositor): they are not
- * charged to any quota and their mappings carry a data pointer, not an fd. On
- * a failure a correct client can meet, the attachment is still created and the
- * failed callback runs before this returns.
+ * charged to any quota and their mappings carry a read-only data pointer, valid
+ * until unmap, not an fd. On a failure a correct client can meet, the
+ * attachment is still created and the failed callback runs before this returns.
  */
 struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
 	struct dmab_account *account, enum dmab_access access,
@@ -227,6 +253,13 @@ struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
 	const struct dmab_attachment_listener *listener, void *data);
 /* Ends an open bracket, unmaps, detaches. NULL is a no-op. */
 void dmab_attachment_destroy(struct dmab_attachment *att);
+/*
+ * These return false with a report on misuse. On a defunct attachment they do
+ * nothing and return true. unmap also withdraws a map that is still pending,
+ * and end_access a bracket whose ready has not come. mapping->flags has
+ * DMAB_MAP_READ_ONLY only where the fd really refuses a writable mapping (not
+ * for a dma-buf, which cannot be reopened read-only).
+ */
 bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
 	struct dmab_misuse_report *report);
 bool dmab_attachment_unmap(struct dmab_attachment *att, struct dmab_misuse_report *report);
@@ -271,6 +304,7 @@ struct dmab_attachment_stats {
 
 typedef void (*dmab_buffer_visit_func)(const struct dmab_buffer_stats *stats, void *data);
 typedef void (*dmab_attachment_visit_func)(const struct dmab_attachment_stats *stats, void *data);
+/* Buffers in creation order, each followed by its attachments; visitors must not change them. */
 void dmab_core_for_each_buffer(struct dmab_core *core, dmab_buffer_visit_func buffer_func,
 	dmab_attachment_visit_func attachment_func, void *data);
 
