@@ -1,0 +1,49 @@
+/*
+ * Internals of libdmabroker-wlr, shared by buffer.c (the wlr_buffer of a broker
+ * wl_buffer and its compositor read) and commit.c (holding back commits whose
+ * buffer is inside a WRITE bracket).
+ */
+#ifndef DMAB_WLR_ADAPTER_H
+#define DMAB_WLR_ADAPTER_H
+
+#include <stdbool.h>
+#include <wayland-server-core.h>
+#include <wlr/types/wlr_buffer.h>
+
+struct wlr_surface;
+struct dmab_server_buffer;
+struct dmab_server_read;
+
+struct dmab_wlr_adapter {
+	struct wl_display *display;
+	struct wl_protocol_logger *commit_logger;
+	const struct wl_message *surface_commit; /* in wl_surface_interface.methods */
+	struct wl_list buffers; /* dmab_wlr_buffer.link */
+	struct wl_listener display_destroy;
+};
+
+struct dmab_wlr_buffer {
+	struct wlr_buffer base;
+	struct dmab_wlr_adapter *adapter; /* NULL once the adapter is gone */
+	/* NULL once the client destroyed the wl_buffer */
+	struct wl_resource *resource;
+	struct dmab_server_buffer *server_buffer;
+	/* The compositor's READ bracket: from the first commit until wlroots releases. */
+	struct dmab_server_read *read;
+	struct wl_list holds; /* dmab_wlr_hold.link: commits waiting for the read */
+	struct wl_listener resource_destroy;
+	struct wl_listener release;
+	struct wl_list link; /* dmab_wlr_adapter.buffers */
+};
+
+/* NULL if the wlr_buffer is not a broker buffer. */
+struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer);
+/* Begins the compositor's read if none is held; false if it cannot. */
+bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer);
+
+bool adapter_commit_hook_init(struct dmab_wlr_adapter *adapter);
+void adapter_commit_hook_finish(struct dmab_wlr_adapter *adapter);
+/* Lets every commit held for this buffer proceed. */
+void adapter_release_holds(struct dmab_wlr_buffer *buffer);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * A broker wl_buffer as a wlr_buffer (wlroots 0.15).
+ *
+ * wlroots calls wlr_buffer_from_resource() at wl_surface.attach, and at commit
+ * the renderer makes a texture of the buffer. The pixman renderer's texture
+ * wraps our data pointer, locks the wlr_buffer and reads the pointer again at
+ * every draw, so the broker mapping is composited in place. The buffer is
+ * released (n_locks drops to 0) once the texture is replaced or the surface is
+ * gone: that ends the compositor's READ bracket and sends wl_buffer.release.
+ *
+ * Nothing in wlroots 0.15 can write into the mapping: the data pointer is only
+ * handed out for reading, the buffer offers no get_shm or get_dmabuf, and
+ * wlr_client_buffer_apply_damage() only updates textures made from wl_shm
+ * buffers, never ours.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <wayland-server-core.h>
+#include <wayland-server-protocol.h>
+#include <wlr/types/wlr_buffer.h>
+#include <wlr/util/log.h>
+
+#include "dmabroker/server.h"
+#include "dmabroker/wlr.h"
+#include "adapter.h"
+
+/* wlroots 0.15's buffer resource interfaces are process-wide, so is the adapter. */
+static struct dmab_wlr_adapter *current_adapter;
+
+static const struct wlr_buffer_impl buffer_impl;
+
+struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer)
+{
+	if (wlr_buffer->impl != &buffer_impl) {
+		return NULL;
+	}
+	struct dmab_wlr_buffer *buffer = wl_container_of(wlr_buffer, buffer, base);
+	return buffer;
+}
+
+bool dmab_wlr_buffer_is_broker(const struct wlr_buffer *buffer)
+{
+	return buffer->impl == &buffer_impl;
+}
+
+static void buffer_end_read(struct dmab_wlr_buffer *buffer)
+{
+	dmab_server_read_end(buffer->read);
+	buffer->read = NULL;
+}
+
+static void buffer_destroy(struct wlr_buffer *wlr_buffer)
+{
+	struct dmab_wlr_buffer *buffer = adapter_buffer_from_wlr(wlr_buffer);
+	/* A held commit locks the buffer, so none can be left at n_locks == 0. */
+	assert(wl_list_empty(&buffer->holds));
+	buffer_end_read(buffer);
+	wl_list_remove(&buffer->release.link);
+	wl_list_remove(&buffer->resource_destroy.link);
+	wl_list_remove(&buffer->link);
+	free(buffer);
+}
+
+static bool buffer_begin_data_ptr_access(struct wlr_buffer *wlr_buffer, uint32_t flags,
+	void **data, uint32_t *format, size_t *stride)
+{
+	struct dmab_wlr_buffer *buffer = adapter_buffer_from_wlr(wlr_buffer);
+	/* The compositor is a reader: the mapping is read-only and exists once the read is ready. */
+	if ((flags & WLR_BUFFER_DATA_PTR_ACCESS_WRITE) || buffer->read == NULL ||
+			!dmab_server_read_is_ready(buffer->read)) {
+		return false;
+	}
+	struct dmab_pixels pixels;
+	dmab_server_read_get_pixels(buffer->read, &pixels);
+	if (pixels.data == NULL) {
+		return false;
+	}
+	/* pixman only samples the texture image; the cast does not make it writable. */
+	*data = (void *)pixels.data;
+	*format = pixels.format;
+	*stride = pixels.stride;
+	return true;
+}
+
+static void buffer_end_data_ptr_access(struct wlr_buffer *wlr_buffer)
+{
+	/* The READ bracket spans the whole time the frame is shown, not one draw. */
+}
+
+static const struct wlr_buffer_impl buffer_impl = {
+	.destroy = buffer_destroy,
+	.begin_data_ptr_access = buffer_begin_data_ptr_access,
+	.end_data_ptr_access = buffer_end_data_ptr_access,
+};
+
+static void buffer_handle_release(struct wl_listener *listener, void *data)
+{
+	struct dmab_wlr_buffer *buffer = wl_container_of(listener, buffer, release);
+	buffer_end_read(buffer);
+	if (buffer->resource != NULL) {
+		wl_buffer_send_release(buffer->resource);
+	}
+}
+
+static void buffer_handle_resource_destroy(struct wl_listener *listener, void *data)
+{
+	struct dmab_wlr_buffer *buffer = wl_container_of(listener, buffer, resource_destroy);
+	/* A read already begun keeps the storage; a later one cannot begin. */
+	buffer->resource = NULL;
+	buffer->server_buffer = NULL;
+	wl_list_remove(&buffer->resource_destroy.link);
+	wl_list_init(&buffer->resource_destroy.link);
+	wlr_buffer_drop(&buffer->base);
+}
+
+static void buffer_handle_read_ready(struct dmab_server_read *read, void *data)
+{
+	struct dmab_wlr_buffer *buffer = data;
+	adapter_release_holds(buffer);
+}
+
+bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer)
+{
+	if (buffer->read != NULL) {
+		return true;
+	}
+	if (buffer->server_buffer == NULL) {
+		wlr_log(WLR_ERROR, "broker buffer %p committed after its wl_buffer was destroyed",
+			(void *)buffer);
+		return false;
+	}
+	/* ready may run before this returns: it finds no hold yet and does nothing. */
+	buffer->read = dmab_server_read_begin(buffer->server_buffer,
+		buffer_handle_read_ready, buffer);
+	if (buffer->read == NULL) {
+		wlr_log_errno(WLR_ERROR, "cannot begin the compositor's read of broker buffer %p",
+			(void *)buffer);
+		return false;
+	}
+	return true;
+}
+
+static struct wlr_buffer *buffer_from_resource(struct wl_resource *resource)
+{
+	struct wl_listener *listener = wl_resource_get_destroy_listener(resource,
+		buffer_handle_resource_destroy);
+	if (listener != NULL) {
+		struct dmab_wlr_buffer *buffer =
+			wl_container_of(listener, buffer, resource_destroy);
+		return &buffer->base;
+	}
+
+	struct dmab_wlr_adapter *adapter = current_adapter;
+	struct dmab_server_buffer *server_buffer = dmab_server_buffer_from_wl_buffer(resource);
+	if (adapter == NULL || server_buffer == NULL) {
+		wlr_log(WLR_ERROR, "wl_buffer@%u: the broker buffer is gone",
+			wl_resource_get_id(resource));
+		return NULL;
+	}
+	struct dmab_pixels layout;
+	dmab_server_buffer_get_layout(server_buffer, &layout);
+
+	struct dmab_wlr_buffer *buffer = calloc(1, sizeof(*buffer));
+	if (buffer == NULL) {
+		wlr_log_errno(WLR_ERROR, "cannot allocate a broker wlr_buffer");
+		return NULL;
+	}
+	wlr_buffer_init(&buffer->base, &buffer_impl, (int)layout.width, (int)layout.height);
+	buffer->resource = resource;
+	buffer->server_buffer = server_buffer;
+	wl_list_init(&buffer->holds);
+	buffer->resource_destroy.notify = buffer_handle_resource_destroy;
+	wl_resource_add_destroy_listener(resource, &buffer->resource_destroy);
+	buffer->release.notify = buffer_handle_release;
+	wl_signal_add(&buffer->base.events.release, &buffer->release);
+	wl_list_insert(&adapter->buffers, &buffer->link);
+	return &buffer->base;
+}
+
+static const struct wlr_buffer_resource_interface resource_interface = {
+	.name = "dmabroker_v1",
+	.is_instance = dmab_server_is_wl_buffer,
+	.from_resource = buffer_from_resource,
+};
+
+static void adapter_handle_display_destroy(struct wl_listener *listener, void *data)
+{
+	struct dmab_wlr_adapter *adapter = wl_container_of(listener, adapter, display_destroy);
+	dmab_wlr_adapter_destroy(adapter);
+}
+
+struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display)
+{
+	if (current_adapter != NULL) {
+		errno = EBUSY;
+		return NULL;
+	}
+	struct dmab_wlr_adapter *adapter = calloc(1, sizeof(*adapter));
+	if (adapter == NULL) {
+		return NULL;
+	}
+	adapter->display = display;
+	wl_list_init(&adapter->buffers);
+	if (!adapter_commit_hook_init(adapter)) {
+		free(adapter);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* The display does not free protocol loggers: ours must go before it. */
+	adapter->display_destroy.notify = adapter_handle_display_destroy;
+	wl_display_add_destroy_listener(display, &adapter->display_destroy);
+	/* Registering the same interface again is a no-op in wlroots. */
+	wlr_buffer_register_resource_interface(&resource_interface);
+	current_adapter = adapter;
+	return adapter;
+}
+
+void dmab_wlr_adapter_destroy(struct dmab_wlr_adapter *adapter)
+{
+	if (adapter == NULL) {
+		return;
+	}
+	/*
+	 * Releasing a hold applies a commit, which may release or destroy other
+	 * buffers of the list: take one buffer at a time off its head.
+	 */
+	while (!wl_list_empty(&adapter->buffers)) {
+		struct dmab_wlr_buffer *buffer =
+			wl_container_of(adapter->buffers.next, buffer, link);
+		wl_list_remove(&buffer->link);
+		wl_list_init(&buffer->link);
+		buffer->server_buffer = NULL;
+		buffer_end_read(buffer);
+		adapter_release_holds(buffer);
+	}
+	adapter_commit_hook_finish(adapter);
+	wl_list_remove(&adapter->display_destroy.link);
+	current_adapter = NULL;
+	free(adapter);
+}

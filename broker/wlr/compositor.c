@@ -1,0 +1,171 @@
+/*
+ * The wlroots side of dmabrokerd: backend, renderer, allocator, scene and the
+ * stock globals that let unmodified clients (weston-simple-shm, wayland-info,
+ * grim) run against the broker.
+ */
+#include <stdlib.h>
+#include <wlr/backend.h>
+#include <wlr/backend/headless.h>
+#include <wlr/render/allocator.h>
+#include <wlr/render/wlr_renderer.h>
+#include <wlr/types/wlr_compositor.h>
+#include <wlr/types/wlr_data_device.h>
+#include <wlr/types/wlr_output_layout.h>
+#include <wlr/types/wlr_scene.h>
+#include <wlr/types/wlr_screencopy_v1.h>
+#include <wlr/types/wlr_seat.h>
+#include <wlr/types/wlr_xdg_output_v1.h>
+#include <wlr/types/wlr_xdg_shell.h>
+#include <wlr/util/log.h>
+
+#include "daemon.h"
+
+static struct wlr_backend *backend_create(struct wl_display *display,
+	const struct dmabd_options *options)
+{
+	if (options->backend == DMABD_BACKEND_AUTO) {
+		/* DRM and libinput through a libseat session, as wlroots decides. */
+		return wlr_backend_autocreate(display);
+	}
+	return wlr_headless_backend_create(display);
+}
+
+static bool create_globals(struct dmabd_compositor *compositor)
+{
+	struct wl_display *display = compositor->display;
+	/* wl_shm (and linux-dmabuf where the renderer can import dma-bufs). */
+	if (!wlr_renderer_init_wl_display(compositor->renderer, display)) {
+		wlr_log(WLR_ERROR, "cannot create the renderer's globals");
+		return false;
+	}
+	/* wl_compositor and wl_subcompositor. */
+	if (wlr_compositor_create(display, compositor->renderer) == NULL ||
+			wlr_data_device_manager_create(display) == NULL ||
+			wlr_screencopy_manager_v1_create(display) == NULL ||
+			wlr_xdg_output_manager_v1_create(display, compositor->output_layout) == NULL) {
+		wlr_log(WLR_ERROR, "cannot create the stock globals");
+		return false;
+	}
+	compositor->xdg_shell = wlr_xdg_shell_create(display);
+	if (compositor->xdg_shell == NULL) {
+		wlr_log(WLR_ERROR, "cannot create xdg_wm_base");
+		return false;
+	}
+	compositor->new_xdg_surface.notify = view_handle_new_xdg_surface;
+	wl_signal_add(&compositor->xdg_shell->events.new_surface, &compositor->new_xdg_surface);
+	return seat_init(compositor);
+}
+
+struct dmabd_compositor *compositor_create(struct wl_display *display,
+	const struct dmabd_options *options)
+{
+	struct dmabd_compositor *compositor = calloc(1, sizeof(*compositor));
+	if (compositor == NULL) {
+		wlr_log_errno(WLR_ERROR, "cannot allocate the compositor");
+		return NULL;
+	}
+	compositor->display = display;
+	compositor->options = options;
+	wl_list_init(&compositor->outputs);
+	wl_list_init(&compositor->views);
+	wl_list_init(&compositor->keyboards);
+	wl_list_init(&compositor->new_output.link);
+	wl_list_init(&compositor->new_input.link);
+	wl_list_init(&compositor->new_xdg_surface.link);
+	wl_list_init(&compositor->request_set_selection.link);
+
+	compositor->backend = backend_create(display, options);
+	if (compositor->backend == NULL) {
+		wlr_log(WLR_ERROR, "cannot create the %s backend",
+			options->backend == DMABD_BACKEND_AUTO ? "auto" : "headless");
+		goto error;
+	}
+	/* With no DRM device wlroots picks pixman, which composites broker buffers in place. */
+	compositor->renderer = wlr_renderer_autocreate(compositor->backend);
+	if (compositor->renderer == NULL) {
+		wlr_log(WLR_ERROR, "cannot create a renderer");
+		goto error;
+	}
+	compositor->allocator = wlr_allocator_autocreate(compositor->backend,
+		compositor->renderer);
+	if (compositor->allocator == NULL) {
+		wlr_log(WLR_ERROR, "cannot create an allocator");
+		goto error;
+	}
+	compositor->output_layout = wlr_output_layout_create();
+	compositor->scene = wlr_scene_create();
+	if (compositor->output_layout == NULL || compositor->scene == NULL ||
+			!wlr_scene_attach_output_layout(compositor->scene,
+				compositor->output_layout)) {
+		wlr_log(WLR_ERROR, "cannot create the scene");
+		goto error;
+	}
+	if (!create_globals(compositor)) {
+		goto error;
+	}
+	compositor->new_output.notify = output_handle_new;
+	wl_signal_add(&compositor->backend->events.new_output, &compositor->new_output);
+	compositor->new_input.notify = seat_handle_new_input;
+	wl_signal_add(&compositor->backend->events.new_input, &compositor->new_input);
+	return compositor;
+
+error:
+	compositor_destroy(compositor);
+	return NULL;
+}
+
+bool compositor_start(struct dmabd_compositor *compositor)
+{
+	const struct dmabd_options *options = compositor->options;
+	if (wlr_backend_is_headless(compositor->backend)) {
+		if (wlr_headless_add_output(compositor->backend,
+				options->width, options->height) == NULL) {
+			wlr_log(WLR_ERROR, "cannot add the headless output");
+			return false;
+		}
+		/* Gives wl_seat a keyboard, so focus can be observed by clients. */
+		if (wlr_headless_add_input_device(compositor->backend,
+				WLR_INPUT_DEVICE_KEYBOARD) == NULL) {
+			wlr_log(WLR_ERROR, "cannot add the headless keyboard");
+			return false;
+		}
+	}
+	if (!wlr_backend_start(compositor->backend)) {
+		wlr_log(WLR_ERROR, "cannot start the backend");
+		return false;
+	}
+	/* Real displays may be plugged in later; the headless one is ours to make. */
+	if (wl_list_empty(&compositor->outputs)) {
+		if (wlr_backend_is_headless(compositor->backend)) {
+			wlr_log(WLR_ERROR, "the headless output could not be enabled");
+			return false;
+		}
+		wlr_log(WLR_INFO, "no output yet: waiting for a display to be connected");
+	}
+	return true;
+}
+
+void compositor_destroy(struct dmabd_compositor *compositor)
+{
+	if (compositor == NULL) {
+		return;
+	}
+	wl_list_remove(&compositor->new_output.link);
+	wl_list_remove(&compositor->new_input.link);
+	wl_list_remove(&compositor->new_xdg_surface.link);
+	/* Outputs and input devices go with the backend; they hold renderer buffers. */
+	wlr_backend_destroy(compositor->backend);
+	seat_finish(compositor);
+	/*
+	 * The layout before the scene: wlroots 0.15's wlr_scene_attach_output_layout()
+	 * listens for the scene's destruction on the layout's destroy signal, so the
+	 * layout's destroy handler is what frees that link, and it walks the scene.
+	 */
+	wlr_output_layout_destroy(compositor->output_layout);
+	if (compositor->scene != NULL) {
+		wlr_scene_node_destroy(&compositor->scene->node);
+	}
+	wlr_allocator_destroy(compositor->allocator);
+	wlr_renderer_destroy(compositor->renderer);
+	free(compositor);
+}
