@@ -62,8 +62,10 @@ static void input_signaled(struct dmab_fence *input_fence, struct dmab_fence_cb 
 	struct fence *owner = input->owner;
 	input->fence = NULL;
 	dmab_fence_unref(input_fence);
-	if (--owner->pending == 0)
+	if (--owner->pending == 0) {
 		dmab_fence_signal(&owner->base);
+		dmab_fence_unref(&owner->base);
+	}
 }
 
 struct dmab_fence *dmab_fence_create_all(struct dmab_fence **fences, int len)
@@ -90,6 +92,12 @@ struct dmab_fence *dmab_fence_create_all(struct dmab_fence **fences, int len)
 		fence->pending++;
 	}
 	fence->base.signaled = fence->pending == 0;
+	/*
+	 * Like dma_fence_array, the pending inputs keep the combined fence alive: a
+	 * waiter that only holds its exported eventfd must still see it signal.
+	 */
+	if (fence->pending > 0)
+		dmab_fence_ref(&fence->base);
 	return &fence->base;
 }
 

@@ -98,14 +98,22 @@ DMAB_TEST(fence_all_signals_after_the_last)
 	dmab_fence_unref(signaled[1]);
 }
 
-DMAB_TEST(fence_all_freed_before_its_inputs)
+DMAB_TEST(fence_all_outlives_its_last_reference_until_its_inputs_signal)
 {
 	struct dmab_fence *input = dmab_fence_create();
 	struct dmab_fence *all = dmab_fence_create_all(&input, 1);
+	int efd = dmab_fence_export_eventfd(all);
+	CHECK(efd >= 0);
 	dmab_fence_unref(all);
+	CHECK(!dmab_list_empty(&input->callbacks));
+	CHECK_EQ(input->refcount, 2);
+	CHECK(!readable(efd));
+
+	dmab_fence_signal(input);
+	CHECK(readable(efd));
 	CHECK(dmab_list_empty(&input->callbacks));
 	CHECK_EQ(input->refcount, 1);
-	dmab_fence_signal(input);
+	close(efd);
 	dmab_fence_unref(input);
 }
 
