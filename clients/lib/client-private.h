@@ -1,0 +1,99 @@
+/* libdmabroker-client internals shared by client.c, buffer.c and attachment.c. */
+#ifndef DMAB_CLIENT_PRIVATE_H
+#define DMAB_CLIENT_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wayland-client.h>
+
+#include "dmabroker/client.h"
+
+#define DMAB_CLIENT_HIDDEN __attribute__((visibility("hidden")))
+
+struct dmab_client {
+	struct wl_display *display;
+	bool owns_display;
+	struct dmabroker_manager_v1 *manager;
+	uint32_t *formats;
+	size_t formats_len, formats_cap;
+	bool formats_oom;
+	struct dmab_client_limits limits;
+	bool have_limits;
+	struct wl_list buffers; /* dmab_client_buffer.link */
+};
+
+struct dmab_client_buffer {
+	struct dmab_client *client;
+	struct wl_list link;
+	struct dmabroker_buffer_v1 *proxy;
+	struct dmab_client_layout layout;
+	bool have_info;
+	bool failed;
+	struct dmab_client_failure failure;
+	struct wl_buffer *wl_buffer;
+	struct wl_list attachments; /* dmab_client_attachment.link */
+	struct wl_list tokens; /* dmab_client_token.link */
+};
+
+enum map_state {
+	MAP_NONE,
+	MAP_PENDING, /* map sent, mapped not yet received */
+	MAP_DONE,
+};
+
+enum access_state {
+	ACCESS_NONE,
+	ACCESS_WAITING, /* begin_access sent, ready not yet received */
+	ACCESS_READY,
+};
+
+struct dmab_client_attachment {
+	struct dmab_client_buffer *buffer;
+	struct wl_list link;
+	struct dmabroker_attachment_v1 *proxy;
+	bool failed;
+	struct dmab_client_failure failure;
+
+	enum map_state map_state;
+	uint32_t map_direction;
+	int fd; /* -1 unless a mapped event was received */
+	uint32_t offset, size, stride, map_flags;
+	void *base; /* the memory mapping; data is base, or base + offset if unaligned */
+	size_t base_len;
+	void *data; /* the first row */
+	bool moved;
+
+	enum access_state access_state;
+	uint32_t access_direction;
+	int sync_error; /* of DMA_BUF_IOCTL_SYNC START, reported by begin or end */
+};
+
+struct dmab_client_token {
+	struct dmab_client_buffer *buffer;
+	struct wl_list link;
+	struct dmabroker_token_v1 *proxy;
+	bool have_token;
+	bool failed;
+	struct dmab_client_failure failure;
+	char string[64];
+};
+
+typedef bool (*dmab_client_done_func)(const void *data);
+
+/*
+ * Dispatches the default queue until done(data) holds. Returns 0, or -EPROTO
+ * after a protocol error and -EPIPE after the connection was lost.
+ */
+DMAB_CLIENT_HIDDEN int client_wait(struct dmab_client *client, dmab_client_done_func done,
+	const void *data);
+/* The errno of a display that can no longer dispatch. */
+DMAB_CLIENT_HIDDEN int client_display_errno(struct wl_display *display);
+/* Records a failed event's reason and message, called from event handlers. */
+DMAB_CLIENT_HIDDEN void client_failure_init(struct dmab_client_failure *failure,
+	uint32_t reason, const char *message);
+/* Makes failure this thread's last failure and returns its negative errno. */
+DMAB_CLIENT_HIDDEN int client_report_failure(const struct dmab_client_failure *failure);
+/* Received fds must never leak into a child: sets FD_CLOEXEC if it is missing. */
+DMAB_CLIENT_HIDDEN void client_fd_ensure_cloexec(int fd);
+
+#endif

@@ -1,0 +1,183 @@
+/* Fences as pollable fds: the write fence, the read fences, and the signaled event. */
+#include <drm_fourcc.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "harness.h"
+#include "util.h"
+
+#define ARGB DRM_FORMAT_ARGB8888
+#define RO DMABROKER_BUFFER_V1_ACCESS_READ
+#define RW DMABROKER_BUFFER_V1_ACCESS_READ_WRITE
+#define READ DMABROKER_ATTACHMENT_V1_DIRECTION_READ
+#define WRITE DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE
+
+static bool readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int ret = poll(&pfd, 1, timeout_ms);
+	CHECK(ret >= 0);
+	return ret == 1 && (pfd.revents & POLLIN);
+}
+
+static bool fence_signaled(const void *data)
+{
+	const struct raw_fence *fence = data;
+	return fence->signaled_count > 0;
+}
+
+static struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
+	uint32_t access, uint32_t direction)
+{
+	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, access, NULL);
+	CHECK(att != NULL);
+	CHECK_EQ(dmab_client_attachment_map(att, direction), 0);
+	return att;
+}
+
+static struct dmab_client_buffer *import(struct fixture_client *c,
+	struct dmab_client_buffer *buffer, uint32_t access)
+{
+	struct dmab_client_token *token = dmab_client_token_create(buffer, access);
+	CHECK(token != NULL);
+	struct dmab_client_buffer *imported = dmab_client_buffer_import(c->client,
+		dmab_client_token_get_string(token));
+	CHECK(imported != NULL);
+	dmab_client_token_revoke(token);
+	return imported;
+}
+
+static void check_fd_type(const struct raw_fence *fence)
+{
+	CHECK(fence->type == DMABROKER_FENCE_V1_FD_TYPE_EVENTFD ||
+		fence->type == DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE);
+}
+
+DMAB_TEST(fence_write_signals_at_end_access)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "write fence");
+	CHECK(produced != NULL);
+	struct dmab_client_buffer *consumed = import(b, produced, RO);
+
+	/* Nothing written: the write fence has signaled already. */
+	int idle = dmab_client_buffer_get_fence_fd(consumed, true);
+	CHECK(idle >= 0);
+	CHECK(readable(idle, 0));
+	close(idle);
+
+	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	int fd = dmab_client_buffer_get_fence_fd(consumed, true);
+	CHECK(fd >= 0);
+	struct raw_fence fence;
+	raw_fence_listen(&fence, dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(
+		consumed), DMABROKER_BUFFER_V1_FENCE_KIND_WRITE));
+	ROUNDTRIP(b->display);
+	CHECK(fence.fd >= 0);
+	check_fd_type(&fence);
+	CHECK(!readable(fd, 0));
+	CHECK(!readable(fence.fd, 0));
+	CHECK_EQ(fence.signaled_count, 0);
+	/* A reader's bracket does not touch the write fence. */
+	struct dmab_client_attachment *reader = attach_mapped(consumed, RO, READ);
+	CHECK_EQ(dmab_client_attachment_begin_async(reader, READ), 0);
+	CHECK_EQ(dmab_client_roundtrip(b->client), 0);
+	CHECK(!readable(fd, 0));
+
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	CHECK(readable(fd, 1000));
+	CHECK(readable(fence.fd, 1000));
+	CHECK(dispatch_until(b->display, fence_signaled, &fence, 1000));
+	CHECK_EQ(fence.signaled_count, 1);
+	close(fd);
+	raw_fence_destroy(&fence);
+	fixture_destroy(f);
+}
+
+DMAB_TEST(fence_read_waits_for_every_reader)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "read fences");
+	CHECK(produced != NULL);
+	struct dmab_client_attachment *first = attach_mapped(produced, RW, READ);
+	struct dmab_client_attachment *second = attach_mapped(import(b, produced, RO), RO, READ);
+	struct dmab_client_buffer *watched = import(c, produced, RO);
+
+	int idle = dmab_client_buffer_get_fence_fd(watched, false);
+	CHECK(idle >= 0);
+	CHECK(readable(idle, 0));
+	close(idle);
+
+	CHECK_EQ(dmab_client_attachment_begin(first, READ), 0);
+	CHECK_EQ(dmab_client_attachment_begin(second, READ), 0);
+	int both = dmab_client_buffer_get_fence_fd(watched, false);
+	CHECK(both >= 0);
+	struct raw_fence fence;
+	raw_fence_listen(&fence, dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(
+		watched), DMABROKER_BUFFER_V1_FENCE_KIND_READ));
+	ROUNDTRIP(c->display);
+	check_fd_type(&fence);
+	CHECK(!readable(both, 0));
+
+	CHECK_EQ(dmab_client_attachment_end(first), 0);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	CHECK(!readable(both, 0));
+	ROUNDTRIP(c->display);
+	CHECK_EQ(fence.signaled_count, 0);
+	/* A snapshot: a reader that begins now is not part of the fence. */
+	int only_second = dmab_client_buffer_get_fence_fd(watched, false);
+	CHECK(only_second >= 0);
+	CHECK_EQ(dmab_client_attachment_begin(first, READ), 0);
+
+	CHECK_EQ(dmab_client_attachment_end(second), 0);
+	CHECK(readable(both, 1000));
+	CHECK(readable(only_second, 1000));
+	CHECK(dispatch_until(c->display, fence_signaled, &fence, 1000));
+	int later = dmab_client_buffer_get_fence_fd(watched, false);
+	CHECK(later >= 0);
+	CHECK(!readable(later, 0));
+	CHECK_EQ(dmab_client_attachment_end(first), 0);
+	CHECK(readable(later, 1000));
+	close(later);
+	close(only_second);
+	close(both);
+	raw_fence_destroy(&fence);
+	fixture_destroy(f);
+}
+
+/* A writer's begin waits for every read fence. */
+DMAB_TEST(fence_writer_waits_for_read_fences)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "writer waits");
+	CHECK(produced != NULL);
+	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
+	struct dmab_client_attachment *reader = attach_mapped(import(b, produced, RO), RO, READ);
+	CHECK_EQ(dmab_client_attachment_begin(reader, READ), 0);
+	int read_fence = dmab_client_buffer_get_fence_fd(produced, false);
+	CHECK(read_fence >= 0);
+	CHECK_EQ(dmab_client_attachment_begin_async(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	CHECK(!dmab_client_attachment_is_ready(writer));
+	CHECK(!readable(read_fence, 0));
+	CHECK_EQ(dmab_client_attachment_end(reader), 0);
+	CHECK(readable(read_fence, 1000));
+	CHECK_EQ(dmab_client_roundtrip(b->client), 0);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	CHECK(dmab_client_attachment_is_ready(writer));
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	close(read_fence);
+	fixture_destroy(f);
+}
