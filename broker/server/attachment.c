@@ -1,1 +1,178 @@
-/* placeholder: being written */
+#include <assert.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <wayland-server-core.h>
+
+#include "dmabroker-v1-server-protocol.h"
+#include "server-private.h"
+
+struct attachment {
+	struct server_object base;
+	struct dmab_attachment *core; /* holds its own buffer reference */
+};
+
+static const struct dmabroker_attachment_v1_interface attachment_impl;
+
+static struct attachment *attachment_from_resource(struct wl_resource *resource)
+{
+	assert(wl_resource_instance_of(resource, &dmabroker_attachment_v1_interface,
+		&attachment_impl));
+	return wl_resource_get_user_data(resource);
+}
+
+/* NULL if inert or defunct: such an attachment ignores every request but destroy. */
+static struct dmab_attachment *usable_from_resource(struct wl_resource *resource)
+{
+	struct attachment *att = attachment_from_resource(resource);
+
+	if (!att || !att->core || dmab_attachment_is_defunct(att->core))
+		return NULL;
+	return att->core;
+}
+
+static void attachment_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
+	wl_resource_destroy(resource);
+}
+
+static void attachment_handle_map(struct wl_client *client, struct wl_resource *resource,
+	uint32_t direction)
+{
+	struct dmab_attachment *att = usable_from_resource(resource);
+	struct dmab_misuse_report report = {0};
+
+	if (att && !dmab_attachment_map(att, direction, &report))
+		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
+}
+
+static void attachment_handle_unmap(struct wl_client *client, struct wl_resource *resource)
+{
+	struct dmab_attachment *att = usable_from_resource(resource);
+	struct dmab_misuse_report report = {0};
+
+	if (att && !dmab_attachment_unmap(att, &report))
+		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
+}
+
+static void attachment_handle_begin_access(struct wl_client *client,
+	struct wl_resource *resource, uint32_t direction)
+{
+	struct dmab_attachment *att = usable_from_resource(resource);
+	struct dmab_misuse_report report = {0};
+
+	if (att && !dmab_attachment_begin_access(att, direction, &report))
+		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
+}
+
+static void attachment_handle_end_access(struct wl_client *client,
+	struct wl_resource *resource, uint32_t direction)
+{
+	struct dmab_attachment *att = usable_from_resource(resource);
+	struct dmab_misuse_report report = {0};
+
+	if (att && !dmab_attachment_end_access(att, direction, &report))
+		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
+}
+
+static const struct dmabroker_attachment_v1_interface attachment_impl = {
+	.destroy = attachment_handle_destroy,
+	.map = attachment_handle_map,
+	.unmap = attachment_handle_unmap,
+	.begin_access = attachment_handle_begin_access,
+	.end_access = attachment_handle_end_access,
+};
+
+static void attachment_handle_mapped(struct dmab_attachment *core,
+	const struct dmab_mapping *mapping, void *data)
+{
+	struct attachment *att = data;
+
+	/* libwayland sends a dup of the fd; the mapping's own is ours to close. */
+	if (att->base.resource)
+		dmabroker_attachment_v1_send_mapped(att->base.resource, mapping->fd,
+			mapping->offset, mapping->size, mapping->stride, mapping->flags);
+	if (mapping->fd >= 0)
+		close(mapping->fd);
+}
+
+static void attachment_handle_ready(struct dmab_attachment *core, void *data)
+{
+	struct attachment *att = data;
+
+	if (att->base.resource)
+		dmabroker_attachment_v1_send_ready(att->base.resource);
+}
+
+static void attachment_handle_moved(struct dmab_attachment *core, void *data)
+{
+	struct attachment *att = data;
+
+	if (att->base.resource)
+		dmabroker_attachment_v1_send_moved(att->base.resource);
+}
+
+static void attachment_handle_failed(struct dmab_attachment *core,
+	const struct dmab_failure *fail, void *data)
+{
+	struct attachment *att = data;
+
+	if (att->base.resource)
+		dmabroker_attachment_v1_send_failed(att->base.resource, fail->reason,
+			fail->message);
+}
+
+static const struct dmab_attachment_listener attachment_listener = {
+	.mapped = attachment_handle_mapped,
+	.ready = attachment_handle_ready,
+	.moved = attachment_handle_moved,
+	.failed = attachment_handle_failed,
+};
+
+static void attachment_release(struct server_object *object)
+{
+	struct attachment *att = wl_container_of(object, att, base);
+
+	dmab_attachment_destroy(att->core);
+	server_object_finish(&att->base);
+	free(att);
+}
+
+static void attachment_handle_resource_destroy(struct wl_resource *resource)
+{
+	struct attachment *att = attachment_from_resource(resource);
+
+	if (att)
+		attachment_release(&att->base);
+}
+
+void server_attachment_create(struct wl_resource *parent, uint32_t id,
+	struct dmab_server *server, struct dmab_buffer *buffer, struct dmab_account *account,
+	enum dmab_access access, const struct dmab_constraints *constraints)
+{
+	struct wl_resource *resource = server_resource_create(parent,
+		&dmabroker_attachment_v1_interface, &attachment_impl,
+		attachment_handle_resource_destroy, id);
+	struct attachment *att;
+
+	if (!resource)
+		return;
+	if (!buffer) {
+		dmabroker_attachment_v1_send_failed(resource, server_defunct_failure.reason,
+			server_defunct_failure.message);
+		return;
+	}
+	att = calloc(1, sizeof(*att));
+	if (!att) {
+		wl_resource_post_no_memory(resource);
+		return;
+	}
+	server_object_init(&att->base, server, resource, attachment_release);
+	wl_resource_set_user_data(resource, att);
+	/* A failure a correct client can meet runs the failed callback in here. */
+	att->core = dmab_attachment_create(buffer, account, access, constraints,
+		&attachment_listener, att);
+	if (!att->core) {
+		attachment_release(&att->base);
+		wl_resource_post_no_memory(resource);
+	}
+}

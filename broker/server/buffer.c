@@ -1,1 +1,189 @@
-/* placeholder: being written */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wayland-server-core.h>
+
+#include "dmabroker-v1-server-protocol.h"
+#include "server-private.h"
+
+struct buffer {
+	struct server_object base;
+	struct dmab_account *account; /* the client's: the handle keeps it alive */
+	struct dmab_handle *handle;
+};
+
+static const struct dmabroker_buffer_v1_interface buffer_impl;
+
+static struct buffer *buffer_from_resource(struct wl_resource *resource)
+{
+	assert(wl_resource_instance_of(resource, &dmabroker_buffer_v1_interface, &buffer_impl));
+	return wl_resource_get_user_data(resource);
+}
+
+struct dmab_buffer *server_buffer_from_resource(struct wl_resource *resource)
+{
+	struct buffer *buffer = buffer_from_resource(resource);
+
+	return buffer ? dmab_handle_get_buffer(buffer->handle) : NULL;
+}
+
+static void buffer_send_info(struct buffer *buffer)
+{
+	struct dmab_layout layout;
+
+	if (!buffer->base.resource)
+		return;
+	dmab_buffer_get_layout(dmab_handle_get_buffer(buffer->handle), &layout);
+	dmabroker_buffer_v1_send_info(buffer->base.resource, layout.width, layout.height,
+		layout.format, layout.stride, (uint32_t)(layout.size >> 32), (uint32_t)layout.size,
+		dmab_handle_get_access(buffer->handle));
+}
+
+static void buffer_handle_layout(struct dmab_handle *handle, void *data)
+{
+	buffer_send_info(data);
+}
+
+/* The checks the core leaves to the glue: it knows nothing of the requests' enums. */
+static bool check_access(struct wl_resource *resource, struct buffer *buffer, uint32_t access)
+{
+	struct dmab_misuse_report report = {0};
+
+	if (access != DMAB_ACCESS_READ && access != DMAB_ACCESS_READ_WRITE) {
+		report.misuse = DMAB_MISUSE_INVALID_ACCESS;
+		snprintf(report.message, sizeof(report.message),
+			"access %u is neither read (1) nor read_write (3)", access);
+	} else if (access == DMAB_ACCESS_READ_WRITE &&
+			dmab_handle_get_access(buffer->handle) != DMAB_ACCESS_READ_WRITE) {
+		report.misuse = DMAB_MISUSE_READ_ONLY;
+		snprintf(report.message, sizeof(report.message),
+			"read_write access through a read-only reference");
+	} else {
+		return true;
+	}
+	server_post_misuse(resource, SERVER_IFACE_BUFFER, &report);
+	return false;
+}
+
+static void buffer_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
+	wl_resource_destroy(resource);
+}
+
+static void buffer_handle_attach(struct wl_client *client, struct wl_resource *resource,
+	uint32_t id, uint32_t access, uint32_t flags, uint32_t row_alignment, uint32_t max_planes)
+{
+	struct buffer *buffer = buffer_from_resource(resource);
+	struct dmab_constraints constraints = {
+		.flags = flags, .row_alignment = row_alignment, .max_planes = max_planes,
+	};
+	struct dmab_misuse_report report = {0};
+
+	if (!buffer) {
+		server_attachment_create(resource, id, NULL, NULL, NULL, access, &constraints);
+		return;
+	}
+	if (!check_access(resource, buffer, access))
+		return;
+	if (!dmab_constraints_check(access, &constraints, &report)) {
+		server_post_misuse(resource, SERVER_IFACE_BUFFER, &report);
+		return;
+	}
+	server_attachment_create(resource, id, buffer->base.server,
+		dmab_handle_get_buffer(buffer->handle), buffer->account, access, &constraints);
+}
+
+static void buffer_handle_share(struct wl_client *client, struct wl_resource *resource,
+	uint32_t id, uint32_t access)
+{
+	struct buffer *buffer = buffer_from_resource(resource);
+	struct dmab_failure fail = server_nomem_failure;
+	struct dmab_token *token;
+
+	if (!buffer) {
+		server_token_create(resource, id, NULL, NULL, &server_defunct_failure);
+		return;
+	}
+	if (!check_access(resource, buffer, access))
+		return;
+	token = dmab_token_create(buffer->handle, access, &fail);
+	server_token_create(resource, id, buffer->base.server, token, &fail);
+}
+
+static void buffer_handle_get_fence(struct wl_client *client, struct wl_resource *resource,
+	uint32_t id, uint32_t kind)
+{
+	struct buffer *buffer = buffer_from_resource(resource);
+	struct dmab_fence *fence;
+
+	if (!buffer) {
+		server_fence_create(resource, id, NULL, NULL);
+		return;
+	}
+	if (kind != DMABROKER_BUFFER_V1_FENCE_KIND_WRITE &&
+			kind != DMABROKER_BUFFER_V1_FENCE_KIND_READ) {
+		wl_resource_post_error(resource, DMABROKER_BUFFER_V1_ERROR_INVALID_FENCE,
+			"fence kind %u is neither write (0) nor read (1)", kind);
+		return;
+	}
+	fence = dmab_buffer_get_fence(dmab_handle_get_buffer(buffer->handle),
+		kind == DMABROKER_BUFFER_V1_FENCE_KIND_WRITE);
+	if (!fence) {
+		wl_client_post_no_memory(client);
+		return;
+	}
+	server_fence_create(resource, id, buffer->base.server, fence);
+}
+
+static const struct dmabroker_buffer_v1_interface buffer_impl = {
+	.destroy = buffer_handle_destroy,
+	.attach = buffer_handle_attach,
+	.share = buffer_handle_share,
+	.get_fence = buffer_handle_get_fence,
+};
+
+static void buffer_release(struct server_object *object)
+{
+	struct buffer *buffer = wl_container_of(object, buffer, base);
+
+	dmab_handle_destroy(buffer->handle);
+	server_object_finish(&buffer->base);
+	free(buffer);
+}
+
+static void buffer_handle_resource_destroy(struct wl_resource *resource)
+{
+	struct buffer *buffer = buffer_from_resource(resource);
+
+	if (buffer)
+		buffer_release(&buffer->base);
+}
+
+void server_buffer_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
+	struct dmab_account *account, struct dmab_handle *handle, const struct dmab_failure *fail)
+{
+	struct wl_resource *resource = server_resource_create(parent,
+		&dmabroker_buffer_v1_interface, &buffer_impl, buffer_handle_resource_destroy, id);
+	struct buffer *buffer;
+
+	if (!resource) {
+		dmab_handle_destroy(handle);
+		return;
+	}
+	if (!handle) {
+		dmabroker_buffer_v1_send_failed(resource, fail->reason, fail->message);
+		return;
+	}
+	buffer = calloc(1, sizeof(*buffer));
+	if (!buffer) {
+		dmab_handle_destroy(handle);
+		wl_resource_post_no_memory(resource);
+		return;
+	}
+	buffer->account = account;
+	buffer->handle = handle;
+	server_object_init(&buffer->base, server, resource, buffer_release);
+	wl_resource_set_user_data(resource, buffer);
+	dmab_handle_set_layout_listener(handle, buffer_handle_layout, buffer);
+	buffer_send_info(buffer);
+}

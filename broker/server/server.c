@@ -1,1 +1,265 @@
-/* placeholder: being written */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wayland-server-core.h>
+
+#include "alloc/alloc.h"
+#include "dmabroker-v1-server-protocol.h"
+#include "server-private.h"
+
+#define MANAGER_VERSION 1
+
+static _Thread_local char last_error[256];
+
+const struct dmab_failure server_defunct_failure = {
+	.reason = DMAB_REASON_DEFUNCT,
+	.message = "the parent object is defunct",
+};
+
+const struct dmab_failure server_nomem_failure = {
+	.reason = DMAB_REASON_ALLOC_FAILED,
+	.message = "the broker is out of memory",
+};
+
+/*
+ * The protocol error each misuse stands for, per interface, plus one: a zero
+ * entry means the interface has no such error, which would be a broker bug.
+ */
+#define MANAGER(name) [SERVER_IFACE_MANAGER] = DMABROKER_MANAGER_V1_ERROR_##name + 1
+#define BUFFER(name) [SERVER_IFACE_BUFFER] = DMABROKER_BUFFER_V1_ERROR_##name + 1
+#define ATTACHMENT(name) [SERVER_IFACE_ATTACHMENT] = DMABROKER_ATTACHMENT_V1_ERROR_##name + 1
+
+static const uint32_t misuse_errors[][SERVER_IFACE_COUNT] = {
+	[DMAB_MISUSE_INVALID_FORMAT] = { MANAGER(INVALID_FORMAT) },
+	[DMAB_MISUSE_INVALID_SIZE] = { MANAGER(INVALID_SIZE) },
+	[DMAB_MISUSE_INVALID_USAGE] = { MANAGER(INVALID_USAGE) },
+	[DMAB_MISUSE_INVALID_NAME] = { MANAGER(INVALID_NAME) },
+	[DMAB_MISUSE_INVALID_FD] = { MANAGER(INVALID_FD) },
+	[DMAB_MISUSE_INVALID_STRIDE] = { MANAGER(INVALID_STRIDE) },
+	[DMAB_MISUSE_OUT_OF_BOUNDS] = { MANAGER(OUT_OF_BOUNDS) },
+	[DMAB_MISUSE_INVALID_FLAGS] = { MANAGER(INVALID_FLAGS) },
+	[DMAB_MISUSE_INVALID_ACCESS] = { BUFFER(INVALID_ACCESS) },
+	[DMAB_MISUSE_INVALID_CONSTRAINTS] = { BUFFER(INVALID_CONSTRAINTS) },
+	[DMAB_MISUSE_READ_ONLY] = { BUFFER(READ_ONLY), ATTACHMENT(READ_ONLY) },
+	[DMAB_MISUSE_INVALID_DIRECTION] = { ATTACHMENT(INVALID_DIRECTION) },
+	[DMAB_MISUSE_ALREADY_MAPPED] = { ATTACHMENT(ALREADY_MAPPED) },
+	[DMAB_MISUSE_NOT_MAPPED] = { ATTACHMENT(NOT_MAPPED) },
+	[DMAB_MISUSE_NESTED_ACCESS] = { ATTACHMENT(NESTED_ACCESS) },
+	[DMAB_MISUSE_NOT_IN_ACCESS] = { ATTACHMENT(NOT_IN_ACCESS) },
+	[DMAB_MISUSE_DIRECTION_MISMATCH] = { ATTACHMENT(DIRECTION_MISMATCH) },
+	[DMAB_MISUSE_ACCESS_PENDING] = { ATTACHMENT(ACCESS_PENDING) },
+};
+
+#undef MANAGER
+#undef BUFFER
+#undef ATTACHMENT
+
+static const char *const iface_names[] = {
+	[SERVER_IFACE_MANAGER] = "dmabroker_manager_v1",
+	[SERVER_IFACE_BUFFER] = "dmabroker_buffer_v1",
+	[SERVER_IFACE_ATTACHMENT] = "dmabroker_attachment_v1",
+};
+
+void server_post_misuse(struct wl_resource *resource, enum server_iface iface,
+	const struct dmab_misuse_report *report)
+{
+	size_t misuse = (size_t)report->misuse;
+	uint32_t code = 0;
+
+	if (misuse < sizeof(misuse_errors) / sizeof(misuse_errors[0]))
+		code = misuse_errors[misuse][iface];
+	if (code == 0) {
+		wl_client_post_implementation_error(wl_resource_get_client(resource),
+			"broker bug: misuse %zu (%s) has no %s error", misuse, report->message,
+			iface_names[iface]);
+		return;
+	}
+	wl_resource_post_error(resource, code - 1, "%s", report->message);
+}
+
+void server_object_init(struct server_object *object, struct dmab_server *server,
+	struct wl_resource *resource, server_object_release_func release)
+{
+	object->server = server;
+	object->resource = resource;
+	object->release = release;
+	wl_list_insert(&server->objects, &object->link);
+}
+
+void server_object_finish(struct server_object *object)
+{
+	wl_list_remove(&object->link);
+	if (object->resource)
+		wl_resource_set_user_data(object->resource, NULL);
+	object->resource = NULL;
+}
+
+struct wl_resource *server_resource_create(struct wl_resource *parent,
+	const struct wl_interface *interface, const void *implementation,
+	wl_resource_destroy_func_t destroy, uint32_t id)
+{
+	struct wl_client *client = wl_resource_get_client(parent);
+	struct wl_resource *resource = wl_resource_create(client, interface,
+		wl_resource_get_version(parent), id);
+
+	if (!resource) {
+		wl_client_post_no_memory(client);
+		return NULL;
+	}
+	wl_resource_set_implementation(resource, implementation, NULL, destroy);
+	return resource;
+}
+
+static void client_free(struct server_client *client)
+{
+	wl_list_remove(&client->destroy.link);
+	wl_list_remove(&client->link);
+	dmab_account_destroy(client->account);
+	free(client);
+}
+
+/*
+ * libwayland emits this before it destroys the client's resources: the core
+ * keeps the account alive until their destroy handlers have dropped its objects.
+ */
+static void client_handle_destroy(struct wl_listener *listener, void *data)
+{
+	struct server_client *client = wl_container_of(listener, client, destroy);
+
+	client_free(client);
+}
+
+struct server_client *server_client_get(struct dmab_server *server,
+	struct wl_client *wl_client)
+{
+	struct server_client *client;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+
+	wl_list_for_each(client, &server->clients, link) {
+		if (client->wl_client == wl_client)
+			return client;
+	}
+	client = calloc(1, sizeof(*client));
+	if (!client)
+		return NULL;
+	wl_client_get_credentials(wl_client, &pid, &uid, &gid);
+	client->account = dmab_account_create(server->core, pid, uid);
+	if (!client->account) {
+		free(client);
+		return NULL;
+	}
+	client->wl_client = wl_client;
+	client->destroy.notify = client_handle_destroy;
+	wl_client_add_destroy_listener(wl_client, &client->destroy);
+	wl_list_insert(&server->clients, &client->link);
+	return client;
+}
+
+static void set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void set_last_error(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, args);
+	va_end(args);
+}
+
+const char *dmab_server_last_error(void)
+{
+	return last_error;
+}
+
+static void core_options_init(struct dmab_core_options *core_options,
+	const struct dmab_server_options *options)
+{
+	*core_options = (struct dmab_core_options){0};
+	if (!options)
+		return;
+	core_options->allocator = options->allocator;
+	core_options->limits = (struct dmab_limits){
+		.max_width = options->max_width,
+		.max_height = options->max_height,
+		.max_bytes = options->quota.max_bytes,
+		.max_buffers = options->quota.max_buffers,
+		.max_attachments = options->quota.max_attachments,
+		.max_tokens = options->quota.max_tokens,
+	};
+}
+
+struct dmab_server *dmab_server_create(struct wl_display *display,
+	const struct dmab_server_options *options)
+{
+	struct dmab_core_options core_options;
+	char err[sizeof(last_error)] = "";
+	struct dmab_server *server = calloc(1, sizeof(*server));
+
+	if (!server) {
+		set_last_error("out of memory");
+		return NULL;
+	}
+	wl_list_init(&server->clients);
+	wl_list_init(&server->objects);
+	wl_list_init(&server->reads);
+
+	core_options_init(&core_options, options);
+	server->core = dmab_core_create(&core_options, err, sizeof(err));
+	if (!server->core) {
+		set_last_error("%s", err[0] ? err : "cannot create the broker core");
+		errno = ENODEV;
+		goto err_free;
+	}
+	server->global = wl_global_create(display, &dmabroker_manager_v1_interface,
+		MANAGER_VERSION, server, server_manager_bind);
+	if (!server->global) {
+		set_last_error("cannot create the dmabroker_manager_v1 global");
+		errno = ENOMEM;
+		goto err_core;
+	}
+	last_error[0] = '\0';
+	return server;
+
+err_core:
+	dmab_core_destroy(server->core);
+err_free:
+	free(server);
+	return NULL;
+}
+
+void dmab_server_destroy(struct dmab_server *server)
+{
+	struct server_object *object, *tmp_object;
+	struct server_client *client, *tmp_client;
+
+	if (!server)
+		return;
+	wl_global_destroy(server->global);
+
+	/*
+	 * Everything goes inert first and the compositor's reads end before any
+	 * core object is freed: freeing one wakes others, which must neither send
+	 * events nor call back into the compositor.
+	 */
+	wl_list_for_each(object, &server->objects, link) {
+		wl_resource_set_user_data(object->resource, NULL);
+		object->resource = NULL;
+	}
+	server_reads_finish(server);
+	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
+		object->release(object);
+	wl_list_for_each_safe(client, tmp_client, &server->clients, link)
+		client_free(client);
+
+	dmab_core_destroy(server->core);
+	free(server);
+}
+
+const char *dmab_server_allocator_name(const struct dmab_server *server)
+{
+	return dmab_alloc_set_name(dmab_core_get_allocators(server->core));
+}

@@ -1,1 +1,294 @@
-/* placeholder: being written */
+/*
+ * The wl_buffers that get_wl_buffer makes, and the compositor's reads of them.
+ *
+ * A read is an attachment of the broker's own (no account, READ access) that
+ * maps the buffer and holds a READ bracket, like any other importer: map, then
+ * begin_access once the mapping arrived, then the user's ready callback once
+ * the bracket is granted. Each step may be answered inside the call that
+ * asked for it, or later from inside another client's request.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <wayland-server-core.h>
+#include <wayland-server-protocol.h>
+
+#include "server-private.h"
+
+struct dmab_server_buffer {
+	struct server_object base;
+	struct dmab_buffer *buffer; /* a reference of its own */
+};
+
+struct dmab_server_read {
+	struct wl_list link; /* struct dmab_server.reads; empty once the server is gone */
+	struct dmab_buffer *buffer; /* a reference of its own; NULL once the server is gone */
+	struct dmab_attachment *att;
+	dmab_server_read_ready_func ready_func;
+	void *ready_data;
+	const void *data; /* the first row, from the mapping */
+	uint32_t stride;
+	bool starting; /* inside dmab_server_read_begin */
+	bool granted; /* the READ bracket is held */
+	bool notified; /* ready_func ran */
+	int error; /* an errno once the read failed, else 0 */
+};
+
+/* The errno of each failed reason, as libdmabroker-client reports them. */
+static const int reason_errnos[] = {
+	[DMAB_REASON_QUOTA_EXCEEDED] = EDQUOT,
+	[DMAB_REASON_UNKNOWN_TOKEN] = ENOENT,
+	[DMAB_REASON_REVOKED_TOKEN] = EACCES,
+	[DMAB_REASON_ALLOC_FAILED] = ENOMEM,
+	[DMAB_REASON_UNSATISFIABLE] = EINVAL,
+	[DMAB_REASON_DEFUNCT] = ENODEV,
+	[DMAB_REASON_PERMISSION_DENIED] = EACCES,
+};
+
+static const struct wl_buffer_interface wl_buffer_impl;
+
+bool dmab_server_is_wl_buffer(struct wl_resource *resource)
+{
+	return resource && wl_resource_instance_of(resource, &wl_buffer_interface,
+		&wl_buffer_impl);
+}
+
+static struct dmab_server_buffer *wl_buffer_from_resource(struct wl_resource *resource)
+{
+	assert(wl_resource_instance_of(resource, &wl_buffer_interface, &wl_buffer_impl));
+	return wl_resource_get_user_data(resource);
+}
+
+struct dmab_server_buffer *dmab_server_buffer_from_wl_buffer(struct wl_resource *resource)
+{
+	if (!dmab_server_is_wl_buffer(resource))
+		return NULL;
+	return wl_buffer_from_resource(resource);
+}
+
+static void layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixels *pixels)
+{
+	*pixels = (struct dmab_pixels){
+		.width = layout->width,
+		.height = layout->height,
+		.format = layout->format,
+		.stride = layout->stride,
+	};
+}
+
+void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
+	struct dmab_pixels *layout)
+{
+	struct dmab_layout core_layout;
+
+	dmab_buffer_get_layout(buffer->buffer, &core_layout);
+	layout_to_pixels(&core_layout, layout);
+}
+
+static void wl_buffer_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
+	wl_resource_destroy(resource);
+}
+
+static const struct wl_buffer_interface wl_buffer_impl = {
+	.destroy = wl_buffer_handle_destroy,
+};
+
+static void wl_buffer_release(struct server_object *object)
+{
+	struct dmab_server_buffer *buffer = wl_container_of(object, buffer, base);
+
+	dmab_buffer_unref(buffer->buffer);
+	server_object_finish(&buffer->base);
+	free(buffer);
+}
+
+static void wl_buffer_handle_resource_destroy(struct wl_resource *resource)
+{
+	struct dmab_server_buffer *buffer = wl_buffer_from_resource(resource);
+
+	if (buffer)
+		wl_buffer_release(&buffer->base);
+}
+
+void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
+	struct dmab_server *server, struct dmab_buffer *core)
+{
+	struct wl_resource *resource = server_resource_create(parent, &wl_buffer_interface,
+		&wl_buffer_impl, wl_buffer_handle_resource_destroy, id);
+	struct dmab_server_buffer *buffer;
+
+	if (!resource || !core)
+		return;
+	buffer = calloc(1, sizeof(*buffer));
+	if (!buffer) {
+		wl_resource_post_no_memory(resource);
+		return;
+	}
+	buffer->buffer = dmab_buffer_ref(core);
+	server_object_init(&buffer->base, server, resource, wl_buffer_release);
+	wl_resource_set_user_data(resource, buffer);
+}
+
+static void read_fail(struct dmab_server_read *read, int error)
+{
+	if (read->error == 0)
+		read->error = error;
+}
+
+static void read_notify(struct dmab_server_read *read)
+{
+	read->notified = true;
+	read->ready_func(read, read->ready_data);
+}
+
+static void read_handle_mapped(struct dmab_attachment *att,
+	const struct dmab_mapping *mapping, void *data)
+{
+	struct dmab_server_read *read = data;
+	struct dmab_misuse_report report;
+
+	if (mapping->fd >= 0)
+		close(mapping->fd);
+	read->data = mapping->data;
+	read->stride = mapping->stride;
+	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
+		read_fail(read, EIO);
+}
+
+static void read_handle_ready(struct dmab_attachment *att, void *data)
+{
+	struct dmab_server_read *read = data;
+
+	read->granted = true;
+	if (!read->starting)
+		read_notify(read);
+}
+
+/*
+ * A read that is ready keeps its frame until the compositor ends it; one that
+ * is still waiting lets go of the old storage and maps again, which the core
+ * answers once the buffer has moved.
+ */
+static void read_handle_moved(struct dmab_attachment *att, void *data)
+{
+	struct dmab_server_read *read = data;
+	struct dmab_misuse_report report;
+
+	if (read->notified || read->error != 0)
+		return;
+	read->granted = false;
+	read->data = NULL;
+	if (!dmab_attachment_end_access(att, DMAB_DIR_READ, &report) ||
+			!dmab_attachment_unmap(att, &report) ||
+			!dmab_attachment_map(att, DMAB_DIR_READ, &report))
+		read_fail(read, EIO);
+}
+
+static void read_handle_failed(struct dmab_attachment *att, const struct dmab_failure *fail,
+	void *data)
+{
+	struct dmab_server_read *read = data;
+	size_t reason = (size_t)fail->reason;
+	int error = EIO;
+
+	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
+		error = reason_errnos[reason];
+	read_fail(read, error);
+}
+
+static const struct dmab_attachment_listener read_listener = {
+	.mapped = read_handle_mapped,
+	.ready = read_handle_ready,
+	.moved = read_handle_moved,
+	.failed = read_handle_failed,
+};
+
+/* Releases the core state; the struct stays for dmab_server_read_end to free. */
+static void read_finish(struct dmab_server_read *read)
+{
+	/* Ends the bracket or cancels its wait, and unmaps. */
+	dmab_attachment_destroy(read->att);
+	read->att = NULL;
+	dmab_buffer_unref(read->buffer);
+	read->buffer = NULL;
+	wl_list_remove(&read->link);
+	wl_list_init(&read->link);
+}
+
+void server_reads_finish(struct dmab_server *server)
+{
+	struct dmab_server_read *read, *tmp;
+
+	wl_list_for_each_safe(read, tmp, &server->reads, link)
+		read_finish(read);
+}
+
+struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
+	dmab_server_read_ready_func ready, void *data)
+{
+	static const struct dmab_constraints constraints = { .max_planes = 1 };
+	struct dmab_misuse_report report;
+	struct dmab_server_read *read;
+	int error;
+
+	if (!buffer || !ready) {
+		errno = EINVAL;
+		return NULL;
+	}
+	read = calloc(1, sizeof(*read));
+	if (!read)
+		return NULL;
+	wl_list_insert(&buffer->base.server->reads, &read->link);
+	read->buffer = dmab_buffer_ref(buffer->buffer);
+	read->ready_func = ready;
+	read->ready_data = data;
+
+	/* The ready callback waits for the end: it may end the read, which we still use. */
+	read->starting = true;
+	read->att = dmab_attachment_create(read->buffer, NULL, DMAB_ACCESS_READ, &constraints,
+		&read_listener, read);
+	if (!read->att)
+		read_fail(read, ENOMEM);
+	else if (read->error == 0 && !dmab_attachment_map(read->att, DMAB_DIR_READ, &report))
+		read_fail(read, EIO);
+	read->starting = false;
+
+	if (read->error != 0) {
+		error = read->error;
+		dmab_server_read_end(read);
+		errno = error;
+		return NULL;
+	}
+	if (read->granted)
+		read_notify(read);
+	return read;
+}
+
+bool dmab_server_read_is_ready(const struct dmab_server_read *read)
+{
+	return read && read->att && read->notified;
+}
+
+void dmab_server_read_get_pixels(const struct dmab_server_read *read,
+	struct dmab_pixels *pixels)
+{
+	struct dmab_layout layout = {0};
+
+	if (read->buffer)
+		dmab_buffer_get_layout(read->buffer, &layout);
+	layout_to_pixels(&layout, pixels);
+	if (dmab_server_read_is_ready(read)) {
+		pixels->data = read->data;
+		pixels->stride = read->stride;
+	}
+}
+
+void dmab_server_read_end(struct dmab_server_read *read)
+{
+	if (!read)
+		return;
+	read_finish(read);
+	free(read);
+}
