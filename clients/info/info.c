@@ -24,7 +24,7 @@ static const char prog[] = "dmab-info";
 #define JSON_VERSION 1
 
 struct options {
-	const char *socket;
+	struct dmab_options common;
 	bool json;
 };
 
@@ -70,45 +70,35 @@ static void usage(void)
 	printf("Usage: %s [OPTION]...\n"
 		"Print a dmabroker's formats, limits, allocators and live buffers.\n"
 		"\n"
-		"  -s, --socket NAME        Wayland socket (default: $WAYLAND_DISPLAY)\n"
+		DMAB_HELP_SOCKET
 		"  -j, --json               print JSON (the format is in dmab-info(1))\n"
-		"  -h, --help               show this help and exit\n"
-		"  -V, --version            show the version and exit\n",
+		DMAB_HELP_HELP_VERSION,
 		prog);
 }
 
+static void handle_option(void *data, int option, const char *arg)
+{
+	struct options *opts = data;
+	if (option == 'j')
+		opts->json = true;
+}
+
+static const struct option own_options[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ 0 },
+};
+
+static const struct dmab_command command = {
+	.prog = prog,
+	.options = own_options,
+	.usage = usage,
+	.handle = handle_option,
+};
+
 static void parse_options(int argc, char *argv[], struct options *opts)
 {
-	static const struct option long_options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
 	*opts = (struct options){ 0 };
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":s:jhV", long_options, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			opts->socket = optarg;
-			break;
-		case 'j':
-			opts->json = true;
-			break;
-		case 'h':
-			usage();
-			exit(EXIT_SUCCESS);
-		case 'V':
-			dmab_print_version(prog);
-			exit(EXIT_SUCCESS);
-		default:
-			dmab_option_error(prog, c, argv);
-		}
-	}
-	if (optind < argc)
-		dmab_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	dmab_options_parse(&command, argc, argv, &opts->common, opts);
 }
 
 static char *dup_string(struct snapshot *snap, const char *s)
@@ -422,13 +412,9 @@ int main(int argc, char *argv[])
 	struct options opts;
 	parse_options(argc, argv, &opts);
 
-	struct dmab_client *client = dmab_client_connect(opts.socket);
-	if (client == NULL) {
-		const char *name = opts.socket ? opts.socket : getenv("WAYLAND_DISPLAY");
-		fprintf(stderr, "%s: cannot connect to the broker on %s: %s\n", prog,
-			name ? name : "wayland-0", strerror(errno));
+	struct dmab_client *client = dmab_connect(prog, opts.common.socket);
+	if (client == NULL)
 		return EXIT_FAILURE;
-	}
 	struct snapshot snap = { 0 };
 	int status = EXIT_FAILURE;
 	int ret = take_snapshot(client, &snap);

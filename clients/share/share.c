@@ -22,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <drm_fourcc.h>
 #include <wayland-client.h>
 
 #include <dmabroker/client.h>
@@ -31,13 +30,12 @@
 #include "frame.h"
 #include "loop.h"
 #include "options.h"
+#include "ring.h"
 #include "swapchain.h"
 #include "window.h"
 
 static const char prog[] = "dmab-share";
 
-#define RING_MAX 8
-#define TOKEN_LEN 32
 #define DISPLAY_BUFFERS 3
 /* The writer reads each frame back, for the checksum and the copy it shows. */
 #define RING_DIRECTION \
@@ -46,20 +44,11 @@ static const char prog[] = "dmab-share";
 #define LAST_FRAME_TIMEOUT_MS 1000
 
 struct options {
-	const char *socket;
-	uint32_t width, height;
-	const struct dmab_format_info *format;
+	struct dmab_options common;
 	uint32_t buffers;
 	uint32_t frames;
 	uint32_t rate;
 	const char *token_file;
-	bool verbose;
-};
-
-struct ring_slot {
-	struct dmab_client_buffer *buffer;
-	struct dmab_client_attachment *attachment;
-	struct dmab_client_token *token;
 };
 
 struct share {
@@ -68,8 +57,7 @@ struct share {
 	struct wl_display *display;
 	struct dmab_window *window;
 	struct dmab_swapchain *chain;
-	struct ring_slot ring[RING_MAX];
-	uint32_t ring_len;
+	struct dmab_ring ring;
 	uint32_t seq; /* the next frame */
 	int64_t start_ns;
 	int64_t next_tick_ns;
@@ -81,123 +69,76 @@ static void usage(void)
 		"Publish a stream of checksummed frames through read-only shared dmabroker\n"
 		"buffers and show it. Prints DMAB_TOKEN=<tokens> for dmab-view.\n"
 		"\n"
-		"  -s, --socket NAME        Wayland socket (default: $WAYLAND_DISPLAY)\n"
-		"  -W, --width N            width in pixels (default 256)\n"
-		"  -H, --height N           height in pixels (default 256)\n"
-		"  -f, --format FORMAT      XRGB8888 (default), ARGB8888, XBGR8888, ABGR8888\n"
-		"                           or RGB565\n"
+		DMAB_HELP_SOCKET
+		DMAB_HELP_SIZE_FORMAT
 		"  -b, --buffers N          buffers in the ring, 2 to %d (default 3)\n"
 		"  -n, --frames N           exit after N frames (default 0: never)\n"
 		"  -r, --rate HZ            frames per second (default 0: one per frame callback)\n"
 		"  -t, --token-file PATH    also write the tokens to PATH (atomically)\n"
 		"  -v, --verbose            print a line for every frame\n"
-		"  -h, --help               show this help and exit\n"
-		"  -V, --version            show the version and exit\n",
-		prog, RING_MAX);
+		DMAB_HELP_HELP_VERSION,
+		prog, DMAB_RING_MAX);
 }
+
+static void handle_option(void *data, int option, const char *arg)
+{
+	struct options *opts = data;
+	switch (option) {
+	case 'b':
+		opts->buffers = dmab_option_u32(prog, "buffers", arg, 2, DMAB_RING_MAX);
+		break;
+	case 'n':
+		opts->frames = dmab_option_u32(prog, "frames", arg, 0, UINT32_MAX);
+		break;
+	case 'r':
+		opts->rate = dmab_option_u32(prog, "rate", arg, 0, 100000);
+		break;
+	case 't':
+		opts->token_file = arg;
+		break;
+	}
+}
+
+static const struct option own_options[] = {
+	{ "buffers", required_argument, NULL, 'b' },
+	{ "frames", required_argument, NULL, 'n' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "token-file", required_argument, NULL, 't' },
+	{ 0 },
+};
+
+static const struct dmab_command command = {
+	.prog = prog,
+	.common = DMAB_OPTIONS_SIZE_FORMAT | DMAB_OPTIONS_VERBOSE,
+	.options = own_options,
+	.usage = usage,
+	.handle = handle_option,
+};
 
 static void parse_options(int argc, char *argv[], struct options *opts)
 {
-	static const struct option long_options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "width", required_argument, NULL, 'W' },
-		{ "height", required_argument, NULL, 'H' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "buffers", required_argument, NULL, 'b' },
-		{ "frames", required_argument, NULL, 'n' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "token-file", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
 	*opts = (struct options){
-		.width = 256,
-		.height = 256,
-		.format = dmab_format_lookup(DRM_FORMAT_XRGB8888),
 		.buffers = 3,
 	};
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":s:W:H:f:b:n:r:t:vhV", long_options, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			opts->socket = optarg;
-			break;
-		case 'W':
-			opts->width = dmab_option_u32(prog, "width", optarg, 1, UINT16_MAX);
-			break;
-		case 'H':
-			opts->height = dmab_option_u32(prog, "height", optarg, 1, UINT16_MAX);
-			break;
-		case 'f':
-			opts->format = dmab_option_format(prog, optarg);
-			break;
-		case 'b':
-			opts->buffers = dmab_option_u32(prog, "buffers", optarg, 2, RING_MAX);
-			break;
-		case 'n':
-			opts->frames = dmab_option_u32(prog, "frames", optarg, 0, UINT32_MAX);
-			break;
-		case 'r':
-			opts->rate = dmab_option_u32(prog, "rate", optarg, 0, 100000);
-			break;
-		case 't':
-			opts->token_file = optarg;
-			break;
-		case 'v':
-			opts->verbose = true;
-			break;
-		case 'h':
-			usage();
-			exit(EXIT_SUCCESS);
-		case 'V':
-			dmab_print_version(prog);
-			exit(EXIT_SUCCESS);
-		default:
-			dmab_option_error(prog, c, argv);
-		}
-	}
-	if (optind < argc)
-		dmab_usage_error(prog, "unexpected argument '%s'", argv[optind]);
-	if (opts->width * opts->format->bpp < DMAB_FRAME_HEADER_SIZE)
+	dmab_options_parse(&command, argc, argv, &opts->common, opts);
+	const struct dmab_options *common = &opts->common;
+	if (common->width * common->format->bpp < DMAB_FRAME_HEADER_SIZE)
 		dmab_usage_error(prog, "a row of %" PRIu32 " %s pixels cannot hold the "
-			"%d-byte frame header", opts->width, opts->format->name,
+			"%d-byte frame header", common->width, common->format->name,
 			DMAB_FRAME_HEADER_SIZE);
 }
 
-static bool check_broker(struct dmab_client *client, const struct options *opts)
-{
-	struct dmab_client_limits limits;
-	dmab_client_get_limits(client, &limits);
-	if (opts->width > limits.max_width || opts->height > limits.max_height) {
-		fprintf(stderr, "%s: %" PRIu32 "x%" PRIu32 " exceeds the broker's limit of "
-			"%" PRIu32 "x%" PRIu32 "\n", prog, opts->width, opts->height,
-			limits.max_width, limits.max_height);
-		return false;
-	}
-	size_t len;
-	const uint32_t *formats = dmab_client_get_formats(client, &len);
-	for (size_t i = 0; i < len; i++) {
-		if (formats[i] == opts->format->fourcc)
-			return true;
-	}
-	fprintf(stderr, "%s: the broker does not support %s\n", prog, opts->format->name);
-	return false;
-}
-
-static int ring_slot_init(struct share *share, struct ring_slot *slot, uint32_t index,
+static int ring_slot_init(struct share *share, struct dmab_ring_slot *slot, uint32_t index,
 	const char **what)
 {
-	const struct options *opts = share->opts;
+	const struct dmab_options *common = &share->opts->common;
 	uint32_t usage = DMABROKER_MANAGER_V1_USAGE_CPU_READ |
 		DMABROKER_MANAGER_V1_USAGE_CPU_WRITE | DMABROKER_MANAGER_V1_USAGE_SHARE;
 	char name[32];
 	snprintf(name, sizeof(name), "%s/ring/%" PRIu32, prog, index);
 	*what = "cannot create a buffer";
-	slot->buffer = dmab_client_buffer_create(share->client, opts->width, opts->height,
-		opts->format->fourcc, usage, name);
+	slot->buffer = dmab_client_buffer_create(share->client, common->width, common->height,
+		common->format->fourcc, usage, name);
 	if (slot->buffer == NULL)
 		return -errno;
 	*what = "cannot attach to a buffer";
@@ -234,18 +175,18 @@ static int write_token_file(const char *path, const char *tokens)
 /* Tokens are made only once ring[0] is in a WRITE bracket, so no viewer sees it unwritten. */
 static bool publish_tokens(struct share *share)
 {
-	char tokens[RING_MAX * (TOKEN_LEN + 1) + 1] = "";
-	for (uint32_t i = 0; i < share->ring_len; i++) {
-		struct ring_slot *slot = &share->ring[i];
-		slot->token = dmab_client_token_create(slot->buffer,
-			DMABROKER_BUFFER_V1_ACCESS_READ);
-		if (slot->token == NULL) {
+	char tokens[DMAB_RING_MAX * (DMAB_TOKEN_LEN + 1) + 1] = "";
+	for (uint32_t i = 0; i < share->ring.len; i++) {
+		/* Freed with its buffer. */
+		struct dmab_client_token *token = dmab_client_token_create(
+			share->ring.slots[i].buffer, DMABROKER_BUFFER_V1_ACCESS_READ);
+		if (token == NULL) {
 			dmab_report_error(prog, share->display, "cannot share a buffer", -errno);
 			return false;
 		}
 		if (i > 0)
 			strcat(tokens, ",");
-		strncat(tokens, dmab_client_token_get_string(slot->token), TOKEN_LEN);
+		strncat(tokens, dmab_client_token_get_string(token), DMAB_TOKEN_LEN);
 	}
 	printf("DMAB_TOKEN=%s\n", tokens);
 	fflush(stdout);
@@ -262,26 +203,22 @@ static bool publish_tokens(struct share *share)
 
 static bool setup(struct share *share)
 {
-	const struct options *opts = share->opts;
-	share->client = dmab_client_connect(opts->socket);
-	if (share->client == NULL) {
-		const char *name = opts->socket ? opts->socket : getenv("WAYLAND_DISPLAY");
-		fprintf(stderr, "%s: cannot connect to the broker on %s: %s\n", prog,
-			name ? name : "wayland-0", strerror(errno));
+	const struct dmab_options *common = &share->opts->common;
+	share->client = dmab_connect(prog, common->socket);
+	if (share->client == NULL)
 		return false;
-	}
 	share->display = dmab_client_get_display(share->client);
-	if (!check_broker(share->client, opts))
+	if (!dmab_options_check_broker(prog, share->client, common))
 		return false;
-	share->window = dmab_window_create(share->display, prog, opts->width, opts->height);
+	share->window = dmab_window_create(share->display, prog, common->width, common->height);
 	if (share->window == NULL) {
 		dmab_report_error(prog, share->display, "cannot create a window", -errno);
 		return false;
 	}
 	const char *what;
-	for (uint32_t i = 0; i < opts->buffers; i++) {
-		share->ring_len++;
-		int ret = ring_slot_init(share, &share->ring[i], i, &what);
+	for (uint32_t i = 0; i < share->opts->buffers; i++) {
+		share->ring.len++;
+		int ret = ring_slot_init(share, &share->ring.slots[i], i, &what);
 		if (ret < 0) {
 			dmab_report_error(prog, share->display, what, ret);
 			return false;
@@ -289,13 +226,13 @@ static bool setup(struct share *share)
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "%s/display", prog);
-	share->chain = dmab_swapchain_create(share->client, DISPLAY_BUFFERS, opts->width,
-		opts->height, opts->format->fourcc, name, &what);
+	share->chain = dmab_swapchain_create(share->client, DISPLAY_BUFFERS, common->width,
+		common->height, common->format->fourcc, name, &what);
 	if (share->chain == NULL) {
 		dmab_report_error(prog, share->display, what, -errno);
 		return false;
 	}
-	int ret = dmab_client_attachment_begin(share->ring[0].attachment, RING_DIRECTION);
+	int ret = dmab_client_attachment_begin(share->ring.slots[0].attachment, RING_DIRECTION);
 	if (ret < 0) {
 		dmab_report_error(prog, share->display, "cannot begin writing", ret);
 		return false;
@@ -307,42 +244,20 @@ static void teardown(struct share *share)
 {
 	dmab_window_destroy(share->window);
 	dmab_swapchain_destroy(share->chain);
-	for (uint32_t i = 0; i < share->ring_len; i++)
-		dmab_client_buffer_destroy(share->ring[i].buffer);
+	dmab_ring_finish(&share->ring);
 	dmab_client_destroy(share->client);
 }
 
-/*
- * A migration completes once every mapping of the buffer is gone, and a
- * viewer may be blocked in its map of a moved buffer meanwhile. So a moved
- * ring buffer is unmapped as soon as the chain has no bracket on it, which
- * never waits, and mapped again only when the chain comes back to it.
- */
-static int release_moved(struct share *share)
-{
-	uint32_t busy = share->seq % share->ring_len;
-	for (uint32_t i = 0; i < share->ring_len; i++) {
-		struct dmab_client_attachment *att = share->ring[i].attachment;
-		if (i == busy || !dmab_client_attachment_moved(att))
-			continue;
-		int ret = dmab_client_attachment_unmap(att);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 /* Queues the WRITE bracket of the next ring buffer, mapping it again if it moved. */
-static int queue_write(struct share *share, struct ring_slot *slot)
+static int queue_write(struct share *share)
 {
-	int ret = release_moved(share);
-	if (ret == 0 && dmab_client_attachment_moved(slot->attachment))
-		ret = dmab_client_attachment_unmap(slot->attachment);
-	if (ret == 0 && dmab_client_attachment_get_data(slot->attachment) == NULL)
-		ret = dmab_client_attachment_map(slot->attachment, RING_DIRECTION);
+	uint32_t busy = share->seq % share->ring.len;
+	uint32_t next = (share->seq + 1) % share->ring.len;
+	int ret = dmab_ring_prepare(&share->ring, next, busy);
 	if (ret < 0)
 		return ret;
-	return dmab_client_attachment_begin_async(slot->attachment, RING_DIRECTION);
+	return dmab_client_attachment_begin_async(share->ring.slots[next].attachment,
+		RING_DIRECTION);
 }
 
 static bool paced(struct share *share)
@@ -366,14 +281,14 @@ static int pacing_timeout_ms(struct share *share)
  */
 static int wait_for_turn(struct share *share)
 {
-	struct dmab_client_attachment *att = share->ring[share->seq % share->ring_len].attachment;
+	uint32_t busy = share->seq % share->ring.len;
+	struct dmab_client_attachment *att = share->ring.slots[busy].attachment;
 	while (!dmab_quit_requested() && !share->window->closed) {
 		bool ready = dmab_client_attachment_is_ready(att);
 		if (ready && paced(share))
 			return 1;
-		int ret = dmab_wait(share->display, ready ? pacing_timeout_ms(share) : -1);
-		if (ret >= 0)
-			ret = release_moved(share);
+		int ret = dmab_ring_wait(&share->ring, busy, share->display,
+			ready ? pacing_timeout_ms(share) : -1);
 		if (ret < 0)
 			return ret;
 	}
@@ -383,15 +298,14 @@ static int wait_for_turn(struct share *share)
 /* After a quit request: the ring buffer must still become ours to end the stream. */
 static int wait_for_last_turn(struct share *share)
 {
-	struct dmab_client_attachment *att = share->ring[share->seq % share->ring_len].attachment;
+	uint32_t busy = share->seq % share->ring.len;
+	struct dmab_client_attachment *att = share->ring.slots[busy].attachment;
 	int64_t deadline = dmab_now_ns() + (int64_t)LAST_FRAME_TIMEOUT_MS * 1000000;
 	while (!dmab_client_attachment_is_ready(att)) {
 		int timeout = dmab_timeout_ms(deadline);
 		if (timeout == 0)
 			return 0;
-		int ret = dmab_wait(share->display, timeout);
-		if (ret >= 0)
-			ret = release_moved(share);
+		int ret = dmab_ring_wait(&share->ring, busy, share->display, timeout);
 		if (ret < 0)
 			return ret;
 	}
@@ -411,24 +325,25 @@ static void schedule_tick(struct share *share)
 static int publish_frame(struct share *share, bool last)
 {
 	const struct options *opts = share->opts;
-	struct ring_slot *slot = &share->ring[share->seq % share->ring_len];
-	struct ring_slot *next = &share->ring[(share->seq + 1) % share->ring_len];
-	void *data = dmab_client_attachment_get_data(slot->attachment);
-	uint32_t stride = dmab_client_attachment_get_stride(slot->attachment);
-	dmab_frame_write(data, stride, opts->width, opts->height, opts->format->fourcc,
+	const struct dmab_options *common = &opts->common;
+	uint32_t index = share->seq % share->ring.len;
+	struct dmab_client_attachment *att = share->ring.slots[index].attachment;
+	void *data = dmab_client_attachment_get_data(att);
+	uint32_t stride = dmab_client_attachment_get_stride(att);
+	dmab_frame_write(data, stride, common->width, common->height, common->format->fourcc,
 		share->seq, last ? DMAB_FRAME_LAST : 0);
 	int ret = dmab_swapchain_show_copy(share->chain, share->window, data, stride);
 	if (ret < 0)
 		return ret;
 	if (!last) {
-		ret = queue_write(share, next);
+		ret = queue_write(share);
 		if (ret < 0)
 			return ret;
 	}
-	ret = dmab_client_attachment_end(slot->attachment);
+	ret = dmab_client_attachment_end(att);
 	if (ret < 0)
 		return ret;
-	if (opts->verbose) {
+	if (common->verbose) {
 		printf("%s: frame %" PRIu32 " published%s\n", prog, share->seq,
 			last ? " (last)" : "");
 		fflush(stdout);
@@ -438,7 +353,7 @@ static int publish_frame(struct share *share, bool last)
 	if (opts->rate != 0)
 		schedule_tick(share);
 	share->seq++;
-	return release_moved(share);
+	return dmab_ring_release_moved(&share->ring, share->seq % share->ring.len);
 }
 
 static int run(struct share *share)
@@ -466,25 +381,17 @@ static int run(struct share *share)
 	}
 }
 
-static void print_summary(const struct share *share)
-{
-	double seconds = share->start_ns ? (double)(dmab_now_ns() - share->start_ns) / 1e9 : 0;
-	printf("%s: %" PRIu32 " frames in %.3f s, %.1f fps\n", prog, share->seq, seconds,
-		seconds > 0 ? (double)share->seq / seconds : 0.0);
-	fflush(stdout);
-}
-
 int main(int argc, char *argv[])
 {
 	struct options opts;
 	parse_options(argc, argv, &opts);
 	dmab_quit_on_signals();
 
-	struct share share = { .opts = &opts };
+	struct share share = { .opts = &opts, .ring.direction = RING_DIRECTION };
 	int status = EXIT_FAILURE;
 	if (setup(&share) && run(&share) == 0) {
 		if (wl_display_roundtrip(share.display) >= 0) {
-			print_summary(&share);
+			dmab_print_frame_rate(prog, share.seq, share.start_ns);
 			status = EXIT_SUCCESS;
 		} else {
 			dmab_report_error(prog, share.display, "connection failed", -EPIPE);

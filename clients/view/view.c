@@ -25,32 +25,25 @@
 #include "frame.h"
 #include "loop.h"
 #include "options.h"
+#include "ring.h"
 #include "swapchain.h"
 #include "window.h"
 
 static const char prog[] = "dmab-view";
 
-#define RING_MAX 8
-#define TOKEN_LEN 32
-#define TOKENS_MAX (RING_MAX * (TOKEN_LEN + 1))
+#define TOKENS_MAX (DMAB_RING_MAX * (DMAB_TOKEN_LEN + 1))
 #define DISPLAY_BUFFERS 3
 #define TOKEN_FILE_POLL_MS 5
 /* Without --timeout, how long to wait for --token-file to appear. */
 #define TOKEN_FILE_DEFAULT_TIMEOUT_S 10
 
 struct options {
-	const char *socket;
+	struct dmab_options common;
 	const char *token;
 	const char *token_file;
 	bool verify;
 	uint32_t frames;
 	uint32_t timeout_s;
-	bool verbose;
-};
-
-struct ring_slot {
-	struct dmab_client_buffer *buffer;
-	struct dmab_client_attachment *attachment;
 };
 
 enum stop_reason {
@@ -67,14 +60,13 @@ struct view {
 	const struct options *opts;
 	int64_t deadline_ns; /* 0: none */
 	char tokens[TOKENS_MAX + 1];
-	char *token_list[RING_MAX];
-	uint32_t ring_len;
+	char *token_list[DMAB_RING_MAX];
 
 	struct dmab_client *client;
 	struct wl_display *display;
 	struct dmab_window *window;
 	struct dmab_swapchain *chain;
-	struct ring_slot ring[RING_MAX];
+	struct dmab_ring ring;
 	struct dmab_client_layout layout;
 	uint32_t row_bytes;
 
@@ -91,7 +83,7 @@ static void usage(void)
 		"Show the frames dmab-share publishes, checking that none is torn or lost.\n"
 		"The tokens come from --token, --token-file or $DMAB_TOKEN, in that order.\n"
 		"\n"
-		"  -s, --socket NAME        Wayland socket (default: $WAYLAND_DISPLAY)\n"
+		DMAB_HELP_SOCKET
 		"  -T, --token TOKENS       the tokens dmab-share printed after DMAB_TOKEN=\n"
 		"  -t, --token-file PATH    read the tokens from PATH, waiting for it to appear\n"
 		"  -c, --verify             exit with status 1 if a frame was torn or lost\n"
@@ -100,70 +92,60 @@ static void usage(void)
 		"  -w, --timeout S          give up after S seconds (default 0: never; the wait\n"
 		"                           for --token-file is then %d s)\n"
 		"  -v, --verbose            print a line for every frame\n"
-		"  -h, --help               show this help and exit\n"
-		"  -V, --version            show the version and exit\n",
+		DMAB_HELP_HELP_VERSION,
 		prog, TOKEN_FILE_DEFAULT_TIMEOUT_S);
 }
 
+static void handle_option(void *data, int option, const char *arg)
+{
+	struct options *opts = data;
+	switch (option) {
+	case 'T':
+		opts->token = arg;
+		break;
+	case 't':
+		opts->token_file = arg;
+		break;
+	case 'c':
+		opts->verify = true;
+		break;
+	case 'n':
+		opts->frames = dmab_option_u32(prog, "frames", arg, 0, UINT32_MAX);
+		break;
+	case 'w':
+		opts->timeout_s = dmab_option_u32(prog, "timeout", arg, 0, 86400);
+		break;
+	}
+}
+
+static const struct option own_options[] = {
+	{ "token", required_argument, NULL, 'T' },
+	{ "token-file", required_argument, NULL, 't' },
+	{ "verify", no_argument, NULL, 'c' },
+	{ "frames", required_argument, NULL, 'n' },
+	{ "timeout", required_argument, NULL, 'w' },
+	{ 0 },
+};
+
+static const struct dmab_command command = {
+	.prog = prog,
+	.common = DMAB_OPTIONS_VERBOSE,
+	.options = own_options,
+	.usage = usage,
+	.handle = handle_option,
+};
+
 static void parse_options(int argc, char *argv[], struct options *opts)
 {
-	static const struct option long_options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 'T' },
-		{ "token-file", required_argument, NULL, 't' },
-		{ "verify", no_argument, NULL, 'c' },
-		{ "frames", required_argument, NULL, 'n' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
 	*opts = (struct options){ 0 };
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":s:T:t:cn:w:vhV", long_options, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			opts->socket = optarg;
-			break;
-		case 'T':
-			opts->token = optarg;
-			break;
-		case 't':
-			opts->token_file = optarg;
-			break;
-		case 'c':
-			opts->verify = true;
-			break;
-		case 'n':
-			opts->frames = dmab_option_u32(prog, "frames", optarg, 0, UINT32_MAX);
-			break;
-		case 'w':
-			opts->timeout_s = dmab_option_u32(prog, "timeout", optarg, 0, 86400);
-			break;
-		case 'v':
-			opts->verbose = true;
-			break;
-		case 'h':
-			usage();
-			exit(EXIT_SUCCESS);
-		case 'V':
-			dmab_print_version(prog);
-			exit(EXIT_SUCCESS);
-		default:
-			dmab_option_error(prog, c, argv);
-		}
-	}
-	if (optind < argc)
-		dmab_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	dmab_options_parse(&command, argc, argv, &opts->common, opts);
 }
 
 static bool is_token(const char *token)
 {
-	if (strlen(token) != TOKEN_LEN)
+	if (strlen(token) != DMAB_TOKEN_LEN)
 		return false;
-	for (size_t i = 0; i < TOKEN_LEN; i++) {
+	for (size_t i = 0; i < DMAB_TOKEN_LEN; i++) {
 		if (!isxdigit((unsigned char)token[i]) || isupper((unsigned char)token[i]))
 			return false;
 	}
@@ -180,25 +162,26 @@ static bool parse_tokens(struct view *view, const char *text, const char *source
 	while (len > 0 && isspace((unsigned char)text[len - 1]))
 		len--;
 	if (len > TOKENS_MAX) {
-		fprintf(stderr, "%s: too many tokens in %s (at most %d)\n", prog, source, RING_MAX);
+		fprintf(stderr, "%s: too many tokens in %s (at most %d)\n", prog, source,
+			DMAB_RING_MAX);
 		return false;
 	}
 	memcpy(view->tokens, text, len);
 	view->tokens[len] = '\0';
-	view->ring_len = 0;
+	view->ring.len = 0;
 	char *save = NULL;
 	for (char *token = strtok_r(view->tokens, ",", &save); token != NULL;
 			token = strtok_r(NULL, ",", &save)) {
-		if (view->ring_len == RING_MAX || !is_token(token)) {
+		if (view->ring.len == DMAB_RING_MAX || !is_token(token)) {
 			fprintf(stderr, "%s: %s is not a list of 2 to %d tokens of %d lowercase "
-				"hex digits\n", prog, source, RING_MAX, TOKEN_LEN);
+				"hex digits\n", prog, source, DMAB_RING_MAX, DMAB_TOKEN_LEN);
 			return false;
 		}
-		view->token_list[view->ring_len++] = token;
+		view->token_list[view->ring.len++] = token;
 	}
-	if (view->ring_len < 2) {
+	if (view->ring.len < 2) {
 		fprintf(stderr, "%s: %s holds %" PRIu32 " token(s); a dmab-share ring has at "
-			"least 2\n", prog, source, view->ring_len);
+			"least 2\n", prog, source, view->ring.len);
 		return false;
 	}
 	return true;
@@ -247,7 +230,7 @@ static bool get_tokens(struct view *view)
 }
 
 /* A read-only import must give a read-only fd: one that cannot be mapped writable. */
-static bool check_read_only(struct ring_slot *slot)
+static bool check_read_only(struct dmab_ring_slot *slot)
 {
 	uint32_t flags = dmab_client_attachment_get_map_flags(slot->attachment);
 	if (!(flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY)) {
@@ -278,7 +261,7 @@ static bool check_read_only(struct ring_slot *slot)
 
 static bool import_slot(struct view *view, uint32_t i)
 {
-	struct ring_slot *slot = &view->ring[i];
+	struct dmab_ring_slot *slot = &view->ring.slots[i];
 	slot->buffer = dmab_client_buffer_import(view->client, view->token_list[i]);
 	if (slot->buffer == NULL) {
 		dmab_report_error(prog, view->display, "cannot import a shared buffer", -errno);
@@ -301,11 +284,11 @@ static bool import_slot(struct view *view, uint32_t i)
 
 static bool check_ring_layout(struct view *view)
 {
-	dmab_client_buffer_get_layout(view->ring[0].buffer, &view->layout);
+	dmab_client_buffer_get_layout(view->ring.slots[0].buffer, &view->layout);
 	const struct dmab_format_info *info = dmab_format_lookup(view->layout.format);
-	for (uint32_t i = 1; i < view->ring_len; i++) {
+	for (uint32_t i = 1; i < view->ring.len; i++) {
 		struct dmab_client_layout layout;
-		dmab_client_buffer_get_layout(view->ring[i].buffer, &layout);
+		dmab_client_buffer_get_layout(view->ring.slots[i].buffer, &layout);
 		if (layout.width != view->layout.width || layout.height != view->layout.height ||
 				layout.format != view->layout.format)
 			info = NULL;
@@ -319,38 +302,13 @@ static bool check_ring_layout(struct view *view)
 	return true;
 }
 
-/*
- * A migration completes once every mapping of the buffer is gone, and the
- * producer may be blocked in its map of a moved buffer meanwhile. So a moved
- * ring buffer is unmapped as soon as the chain has no bracket on it, which
- * never waits, and mapped again only when the chain comes back to it.
- */
-static int release_moved(struct view *view)
-{
-	for (uint32_t i = 0; i < view->ring_len; i++) {
-		struct dmab_client_attachment *att = view->ring[i].attachment;
-		if (i == view->current || !dmab_client_attachment_moved(att))
-			continue;
-		int ret = dmab_client_attachment_unmap(att);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 /* Queues the READ bracket of ring buffer index, mapping it again if it moved. */
 static int queue_read(struct view *view, uint32_t index)
 {
-	struct ring_slot *slot = &view->ring[index];
-	int ret = release_moved(view);
-	if (ret == 0 && dmab_client_attachment_moved(slot->attachment))
-		ret = dmab_client_attachment_unmap(slot->attachment);
-	if (ret == 0 && dmab_client_attachment_get_data(slot->attachment) == NULL) {
-		ret = dmab_client_attachment_map(slot->attachment,
-			DMABROKER_ATTACHMENT_V1_DIRECTION_READ);
-		if (ret == 0 && !check_read_only(slot))
-			ret = -EACCES;
-	}
+	struct dmab_ring_slot *slot = &view->ring.slots[index];
+	int ret = dmab_ring_prepare(&view->ring, index, view->current);
+	if (ret > 0 && !check_read_only(slot))
+		ret = -EACCES;
 	if (ret < 0)
 		return ret;
 	ret = dmab_client_attachment_begin_async(slot->attachment,
@@ -362,18 +320,13 @@ static int queue_read(struct view *view, uint32_t index)
 
 static bool setup(struct view *view)
 {
-	const struct options *opts = view->opts;
 	if (!get_tokens(view))
 		return false;
-	view->client = dmab_client_connect(opts->socket);
-	if (view->client == NULL) {
-		const char *name = opts->socket ? opts->socket : getenv("WAYLAND_DISPLAY");
-		fprintf(stderr, "%s: cannot connect to the broker on %s: %s\n", prog,
-			name ? name : "wayland-0", strerror(errno));
+	view->client = dmab_connect(prog, view->opts->common.socket);
+	if (view->client == NULL)
 		return false;
-	}
 	view->display = dmab_client_get_display(view->client);
-	for (uint32_t i = 0; i < view->ring_len; i++) {
+	for (uint32_t i = 0; i < view->ring.len; i++) {
 		if (!import_slot(view, i))
 			return false;
 	}
@@ -405,8 +358,7 @@ static void teardown(struct view *view)
 {
 	dmab_window_destroy(view->window);
 	dmab_swapchain_destroy(view->chain);
-	for (uint32_t i = 0; i < view->ring_len; i++)
-		dmab_client_buffer_destroy(view->ring[i].buffer);
+	dmab_ring_finish(&view->ring);
 	dmab_client_destroy(view->client);
 }
 
@@ -425,10 +377,10 @@ static int check_frame(struct view *view, const void *data, uint32_t stride)
 		view->duplicates++;
 		view->stop = STOP_PRODUCER_LEFT;
 		return 0;
-	} else if (seq % view->ring_len != view->current) {
+	} else if (seq % view->ring.len != view->current) {
 		fprintf(stderr, "%s: frame %" PRIu32 " is in ring buffer %" PRIu32 ", not %" PRIu32
 			": are the tokens in the order dmab-share printed?\n", prog, seq,
-			view->current, seq % view->ring_len);
+			view->current, seq % view->ring.len);
 		view->stop = STOP_ERROR;
 		return 0;
 	} else if (view->have_expected && seq != view->expected) {
@@ -439,7 +391,7 @@ static int check_frame(struct view *view, const void *data, uint32_t stride)
 	view->frames++;
 	view->have_expected = true;
 	view->expected = seq + 1;
-	if (view->opts->verbose) {
+	if (view->opts->common.verbose) {
 		printf("%s: frame %" PRIu32 "%s\n", prog, seq, intact ? "" : " (torn)");
 		fflush(stdout);
 	}
@@ -456,7 +408,7 @@ static int check_frame(struct view *view, const void *data, uint32_t stride)
 /* Returns 1 once the current ring buffer is readable, 0 if view->stop was set. */
 static int wait_for_frame(struct view *view)
 {
-	struct dmab_client_attachment *att = view->ring[view->current].attachment;
+	struct dmab_client_attachment *att = view->ring.slots[view->current].attachment;
 	while (!dmab_client_attachment_is_ready(att)) {
 		if (dmab_quit_requested() || view->window->closed) {
 			view->stop = STOP_QUIT;
@@ -466,9 +418,8 @@ static int wait_for_frame(struct view *view)
 			view->stop = STOP_TIMEOUT;
 			return 0;
 		}
-		int ret = dmab_wait(view->display, dmab_timeout_ms(view->deadline_ns));
-		if (ret >= 0)
-			ret = release_moved(view);
+		int ret = dmab_ring_wait(&view->ring, view->current, view->display,
+			dmab_timeout_ms(view->deadline_ns));
 		if (ret < 0)
 			return ret;
 	}
@@ -486,16 +437,16 @@ static int run(struct view *view)
 		ret = wait_for_frame(view);
 		if (ret <= 0)
 			break;
-		struct dmab_client_attachment *att = view->ring[view->current].attachment;
+		struct dmab_client_attachment *att = view->ring.slots[view->current].attachment;
 		ret = check_frame(view, dmab_client_attachment_get_data(att),
 			dmab_client_attachment_get_stride(att));
 		if (ret < 0 || view->stop != STOP_NONE)
 			break;
-		ret = queue_read(view, (view->current + 1) % view->ring_len);
+		ret = queue_read(view, (view->current + 1) % view->ring.len);
 		if (ret == 0)
 			ret = dmab_client_attachment_end(att);
 		if (ret == 0)
-			ret = release_moved(view);
+			ret = dmab_ring_release_moved(&view->ring, view->current);
 	}
 	if (ret < 0) {
 		dmab_report_error(prog, view->display, "cannot read the stream", ret);
@@ -527,7 +478,10 @@ int main(int argc, char *argv[])
 	parse_options(argc, argv, &opts);
 	dmab_quit_on_signals();
 
-	struct view view = { .opts = &opts };
+	struct view view = {
+		.opts = &opts,
+		.ring.direction = DMABROKER_ATTACHMENT_V1_DIRECTION_READ,
+	};
 	if (opts.timeout_s != 0)
 		view.deadline_ns = dmab_now_ns() + (int64_t)opts.timeout_s * 1000000000;
 	int status = EXIT_FAILURE;
