@@ -137,24 +137,70 @@ static void release_fence(struct dmab_fence *fence)
 	dmab_fence_unref(fence);
 }
 
-/* Ends a held bracket or cancels a wait; returns the fence to signal. */
+static void drain_done(struct dmab_fence *acquire, struct dmab_fence_cb *cb)
+{
+	struct dmab_buffer *buffer = dmab_container_of(cb, struct dmab_buffer, acquire_cb);
+	struct dmab_fence *fence = buffer->write_fence;
+	buffer->write_fence = NULL;
+	buffer->acquire = NULL;
+	dmab_fence_unref(acquire);
+	release_fence(fence);
+	dmab_buffer_process(buffer);
+	dmab_buffer_unref(buffer);
+}
+
+/*
+ * The device may still be writing after the CPU bracket ended: the write fence
+ * stays held, and the storage alive, until the acquire fence signals.
+ */
+static void start_drain(struct dmab_buffer *buffer, struct dmab_fence *acquire)
+{
+	buffer->acquire = acquire;
+	dmab_buffer_ref(buffer);
+	dmab_fence_add_callback(acquire, &buffer->acquire_cb, drain_done);
+}
+
+void dmab_buffer_cancel_drain(struct dmab_buffer *buffer)
+{
+	if (buffer->acquire == NULL)
+		return;
+	dmab_fence_remove_callback(buffer->acquire, &buffer->acquire_cb);
+	dmab_fence_unref(buffer->acquire);
+	buffer->acquire = NULL;
+	release_fence(buffer->write_fence);
+	buffer->write_fence = NULL;
+}
+
+/*
+ * Ends a held bracket or cancels a wait; returns the fence to signal, NULL if
+ * there is none or if it waits for the bracket's acquire fence.
+ */
 static struct dmab_fence *end_bracket(struct dmab_attachment *att)
 {
 	struct dmab_buffer *buffer = att->buffer;
 	struct dmab_fence *fence = NULL;
+	struct dmab_fence *acquire = att->acquire;
+	att->acquire = NULL;
 	if (att->access_held) {
-		if (att->access_dir & DMAB_DIR_WRITE)
-			buffer->write_fence = NULL;
-		else
-			buffer->readers--;
-		if (att->account == NULL)
+		if (att->cpu_started)
 			dmab_bo_sync(buffer->bo, false, att->access_dir);
 		fence = att->fence;
 		att->fence = NULL;
+		if (!(att->access_dir & DMAB_DIR_WRITE)) {
+			buffer->readers--;
+		} else if (acquire != NULL && !dmab_fence_is_signaled(acquire)) {
+			start_drain(buffer, acquire);
+			acquire = NULL;
+			fence = NULL;
+		} else {
+			buffer->write_fence = NULL;
+		}
 	}
+	dmab_fence_unref(acquire);
 	dmab_list_remove(&att->wait_link);
 	att->access_dir = 0;
 	att->access_held = false;
+	att->cpu_started = false;
 	return fence;
 }
 
@@ -387,7 +433,8 @@ static bool serve_map(struct dmab_buffer *buffer)
 		return true;
 	}
 	if (!meets(buffer, &c)) {
-		if (buffer->mappings > 0)
+		/* Copy once nothing maps the old storage and no device writes it. */
+		if (buffer->mappings > 0 || buffer->acquire != NULL)
 			return false;
 		if (!migrate(buffer, &c, &fail))
 			fail_attachment(att, &fail);
@@ -427,9 +474,6 @@ static bool grant_access(struct dmab_buffer *buffer)
 		buffer->write_fence = fence;
 	else
 		buffer->readers++;
-	/* Coherency only: a reader whose sync fails can do no better than read anyway. */
-	if (att->account == NULL)
-		dmab_bo_sync(buffer->bo, true, att->access_dir);
 	if (att->listener.ready != NULL)
 		att->listener.ready(att, att->data);
 	return true;
@@ -617,4 +661,39 @@ bool dmab_attachment_end_access(struct dmab_attachment *att, uint32_t dir,
 bool dmab_attachment_is_defunct(const struct dmab_attachment *att)
 {
 	return att->defunct;
+}
+
+struct dmab_buffer *dmab_attachment_get_buffer(struct dmab_attachment *att)
+{
+	return att->buffer;
+}
+
+bool dmab_attachment_set_acquire_fence(struct dmab_attachment *att, struct dmab_fence *fence,
+	struct dmab_misuse_report *report)
+{
+	if (att->defunct)
+		return true;
+	if (!att->access_held || !(att->access_dir & DMAB_DIR_WRITE)) {
+		return dmab_misuse_set(report, DMAB_MISUSE_NOT_IN_ACCESS,
+			"set_acquire_fence without an open WRITE bracket (%s)",
+			att->access_dir == 0 ? "no bracket" :
+			!att->access_held ? "the bracket still waits for ready" :
+			"the bracket only reads");
+	}
+	if (att->acquire != NULL) {
+		return dmab_misuse_set(report, DMAB_MISUSE_DUPLICATE_FENCE,
+			"the WRITE bracket already has an acquire fence");
+	}
+	att->acquire = dmab_fence_ref(fence);
+	return true;
+}
+
+/* Coherency only: a reader whose sync fails can do no better than read anyway. */
+int dmab_attachment_start_cpu_access(struct dmab_attachment *att)
+{
+	if (!att->access_held || att->cpu_started)
+		return -EINVAL;
+	int ret = dmab_bo_sync(att->buffer->bo, true, att->access_dir);
+	att->cpu_started = ret == 0;
+	return ret;
 }

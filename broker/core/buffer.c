@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <linux/dma-buf.h>
 
 #include "core/internal.h"
 
@@ -349,6 +352,7 @@ void dmab_buffer_teardown(struct dmab_buffer *buffer)
 	struct dmab_attachment *att, *att_tmp;
 	dmab_list_for_each_safe(att, att_tmp, &buffer->attachments, link)
 		dmab_attachment_teardown(att);
+	dmab_buffer_cancel_drain(buffer);
 	struct dmab_handle *handle, *handle_tmp;
 	dmab_list_for_each_safe(handle, handle_tmp, &buffer->handles, link)
 		free(handle);
@@ -390,4 +394,38 @@ struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write)
 	struct dmab_fence *fence = dmab_fence_create_all(fences, len);
 	free(fences);
 	return fence;
+}
+
+int dmab_buffer_get_dmabuf_fd(const struct dmab_buffer *buffer)
+{
+	return buffer->bo != NULL && buffer->bo->is_dmabuf ? buffer->bo->fd : -1;
+}
+
+/*
+ * The kernel's flags name the access that is to wait, not the fences: READ
+ * gives the fences a reader waits for (the writes, what poll() POLLIN waits
+ * for), WRITE those a writer waits for (every read and write, POLLOUT). The
+ * reads alone cannot be asked for, so a read fence covers the writes too.
+ */
+int dmab_buffer_export_sync_file(struct dmab_buffer *buffer, bool write)
+{
+	int fd = dmab_buffer_get_dmabuf_fd(buffer);
+	if (fd < 0)
+		return -ENODEV;
+	struct dma_buf_export_sync_file export = {
+		.flags = write ? DMA_BUF_SYNC_READ : DMA_BUF_SYNC_WRITE,
+		.fd = -1,
+	};
+	if (ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &export) < 0)
+		return -errno;
+	return export.fd;
+}
+
+int dmab_buffer_import_sync_file(struct dmab_buffer *buffer, int fd)
+{
+	int dmabuf = dmab_buffer_get_dmabuf_fd(buffer);
+	if (dmabuf < 0)
+		return -ENODEV;
+	struct dma_buf_import_sync_file import = { .flags = DMA_BUF_SYNC_WRITE, .fd = fd };
+	return ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &import) < 0 ? -errno : 0;
 }

@@ -13,7 +13,8 @@
  * Callbacks (attachment listeners, layout listeners, fence callbacks) may run
  * synchronously inside the call that caused them: mapped inside map, ready inside
  * begin_access when nothing conflicts, ready for a waiter inside another
- * attachment's end_access or destroy. A callback may call back into the core,
+ * attachment's end_access or destroy, or inside the dmab_fence_signal of an
+ * acquire fence. A callback may call back into the core,
  * including destroying the attachment it was called for or any other object,
  * with two exceptions: it must not destroy an object whose create function has
  * not returned yet (a failed callback run by dmab_attachment_create), and it
@@ -115,6 +116,8 @@ enum dmab_misuse {
 	DMAB_MISUSE_NOT_IN_ACCESS,
 	DMAB_MISUSE_DIRECTION_MISMATCH,
 	DMAB_MISUSE_ACCESS_PENDING,
+	/* set_acquire_fence */
+	DMAB_MISUSE_DUPLICATE_FENCE,
 };
 
 /* A message naming the problem, with the detail the check found. */
@@ -229,6 +232,25 @@ uint32_t dmab_buffer_get_import_flags(const struct dmab_buffer *buffer);
 /* A new reference to the write fence, or to a fence over every unsignaled read fence. */
 struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write);
 
+/*
+ * The kernel's implicit fences of dma-buf storage. The dma-buf of the storage,
+ * borrowed, or -1 while the buffer has no storage or it is not a dma-buf.
+ */
+int dmab_buffer_get_dmabuf_fd(const struct dmab_buffer *buffer);
+/*
+ * DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync_file that signals once the implicit
+ * fences a reader waits for (write true: the writes) or a writer waits for
+ * (write false: every access) have signaled. The caller owns the fd. A
+ * negative errno: -ENODEV without dma-buf storage, -ENOTTY before Linux 6.0.
+ */
+int dmab_buffer_export_sync_file(struct dmab_buffer *buffer, bool write);
+/*
+ * DMA_BUF_IOCTL_IMPORT_SYNC_FILE with DMA_BUF_SYNC_WRITE: every later implicitly
+ * synchronized access waits for the sync_file. Does not take fd. 0 or a
+ * negative errno, -ENODEV without dma-buf storage.
+ */
+int dmab_buffer_import_sync_file(struct dmab_buffer *buffer, int fd);
+
 /* --- attachments --- */
 
 struct dmab_attachment_listener {
@@ -243,8 +265,9 @@ bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *cons
 	struct dmab_misuse_report *report);
 /*
  * account is NULL for the broker's own attachments (the compositor): they are not
- * charged to any quota and their mappings carry a read-only data pointer, valid
- * until unmap, not an fd. On a failure a correct client can meet, the
+ * charged to any quota, their mappings carry a read-only data pointer, valid
+ * until unmap, not an fd, and their CPU access is started by
+ * dmab_attachment_start_cpu_access, not by the grant. On a failure a correct client can meet, the
  * attachment is still created and the failed callback runs before this returns.
  */
 struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
@@ -268,6 +291,26 @@ bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
 bool dmab_attachment_end_access(struct dmab_attachment *att, uint32_t dir,
 	struct dmab_misuse_report *report);
 bool dmab_attachment_is_defunct(const struct dmab_attachment *att);
+struct dmab_buffer *dmab_attachment_get_buffer(struct dmab_attachment *att);
+/*
+ * Gives the open WRITE bracket an acquire fence, a dmab_fence its caller
+ * signals when the device work that finishes the bracket's writes is done
+ * (a GPU rendering). The bracket's write fence then signals only once both the
+ * bracket ended and the acquire fence signaled: until then readers wait, and
+ * the buffer (and its storage) stays alive, whatever happens to the
+ * attachment. Takes a reference. NOT_IN_ACCESS without a granted WRITE
+ * bracket, DUPLICATE_FENCE for a second fence in one bracket.
+ */
+bool dmab_attachment_set_acquire_fence(struct dmab_attachment *att, struct dmab_fence *fence,
+	struct dmab_misuse_report *report);
+/*
+ * For the broker's own attachments, whose CPU access the core does not start
+ * when it grants their bracket: DMA_BUF_IOCTL_SYNC START on a dma-buf, which
+ * sleeps in the kernel while the dma-buf's implicit fences of the direction are
+ * pending, so the caller waits for those first (poll). end_access and destroy
+ * end it. 0 or a negative errno, -EINVAL without a granted bracket.
+ */
+int dmab_attachment_start_cpu_access(struct dmab_attachment *att);
 
 /* --- tokens --- */
 

@@ -58,6 +58,12 @@ struct dmab_buffer {
 
 	uint32_t mappings; /* attachments in MAP_DONE */
 	struct dmab_fence *write_fence; /* of the held WRITE bracket, or NULL */
+	/*
+	 * Set while a WRITE bracket has ended but its acquire fence has not
+	 * signaled: write_fence stays held, and the drain holds a buffer reference.
+	 */
+	struct dmab_fence *acquire;
+	struct dmab_fence_cb acquire_cb;
 	uint32_t readers; /* held READ brackets */
 	bool processing; /* buffer_process is on the stack */
 };
@@ -90,6 +96,8 @@ struct dmab_attachment {
 	uint32_t access_dir; /* of the bracket held or waited for, or 0 */
 	bool access_held;
 	struct dmab_fence *fence; /* of the held bracket */
+	struct dmab_fence *acquire; /* of the held WRITE bracket, or NULL */
+	bool cpu_started; /* dmab_attachment_start_cpu_access ran in the held bracket */
 };
 
 struct dmab_token {
@@ -152,6 +160,8 @@ void dmab_buffer_teardown(struct dmab_buffer *buffer);
 /* Re-plans an unbacked buffer from its attachments' constraints. */
 void dmab_buffer_replan(struct dmab_buffer *buffer);
 void dmab_attachment_teardown(struct dmab_attachment *att);
+/* Stops waiting for the acquire fence of an ended WRITE bracket and signals its write fence. */
+void dmab_buffer_cancel_drain(struct dmab_buffer *buffer);
 
 void dmab_token_free(struct dmab_token *token);
 

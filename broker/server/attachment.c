@@ -1,5 +1,7 @@
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
 
@@ -74,12 +76,67 @@ static void attachment_handle_end_access(struct wl_client *client,
 		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
 }
 
+/*
+ * Implicit synchronization sees the frame's device work too: a sync_file
+ * becomes a write fence of the dma-buf. Kernels before 6.0 lack the ioctl, and
+ * then only the broker's own fences order the frame.
+ */
+static void import_implicit(struct dmab_buffer *buffer, int fd)
+{
+	static bool logged;
+	int ret = dmab_buffer_import_sync_file(buffer, fd);
+
+	if (ret == -ENOTTY || ret == -EINVAL)
+		server_log_once(&logged, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE: %s: acquire fences "
+			"do not reach implicitly synchronized importers", strerror(-ret));
+}
+
+static void attachment_handle_set_acquire_fence(struct wl_client *client,
+	struct wl_resource *resource, int32_t fd)
+{
+	struct attachment *att = attachment_from_resource(resource);
+	struct dmab_attachment *core = usable_from_resource(resource);
+	struct dmab_misuse_report report = {0};
+	enum server_fence_fd_kind kind;
+	struct dmab_fence *fence;
+
+	if (!core)
+		goto out;
+	kind = server_fence_fd_kind(fd);
+	if (kind == SERVER_FENCE_FD_INVALID) {
+		wl_resource_post_error(resource, DMABROKER_ATTACHMENT_V1_ERROR_INVALID_FENCE,
+			"acquire fence fd %d is neither a sync_file nor an eventfd", fd);
+		goto out;
+	}
+	fence = dmab_fence_create();
+	if (!fence) {
+		wl_client_post_no_memory(client);
+		goto out;
+	}
+	if (!dmab_attachment_set_acquire_fence(core, fence, &report)) {
+		server_post_misuse(resource, SERVER_IFACE_ATTACHMENT, &report);
+	} else {
+		if (kind == SERVER_FENCE_FD_SYNC_FILE)
+			import_implicit(dmab_attachment_get_buffer(core), fd);
+		/* A sync_file always signals; an eventfd only while its client lives. */
+		if (!server_fd_fence_watch(att->base.server, fd, WL_EVENT_READABLE,
+				kind == SERVER_FENCE_FD_EVENTFD ? client : NULL, fence)) {
+			dmab_fence_signal(fence);
+			wl_client_post_no_memory(client);
+		}
+	}
+	dmab_fence_unref(fence);
+out:
+	close(fd);
+}
+
 static const struct dmabroker_attachment_v1_interface attachment_impl = {
 	.destroy = attachment_handle_destroy,
 	.map = attachment_handle_map,
 	.unmap = attachment_handle_unmap,
 	.begin_access = attachment_handle_begin_access,
 	.end_access = attachment_handle_end_access,
+	.set_acquire_fence = attachment_handle_set_acquire_fence,
 };
 
 static void attachment_handle_mapped(struct dmab_attachment *core,

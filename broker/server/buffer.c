@@ -1,6 +1,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <wayland-server-core.h>
 
 #include "dmabroker-v1-server-protocol.h"
@@ -110,14 +111,69 @@ static void buffer_handle_share(struct wl_client *client, struct wl_resource *re
 	server_token_create(resource, id, buffer->base.server, token, &fail);
 }
 
+/*
+ * A sync_file of the dma-buf's implicit fences, with a fence that signals
+ * with it (for the signaled event); NULL if the kernel has no
+ * DMA_BUF_IOCTL_EXPORT_SYNC_FILE (before 6.0) or on allocation failure.
+ */
+static struct dmab_fence *export_sync_file(struct dmab_server *server,
+	struct dmab_buffer *buffer, bool write, int *fd)
+{
+	struct dmab_fence *fence = dmab_fence_create();
+
+	*fd = dmab_buffer_export_sync_file(buffer, write);
+	if (!fence || *fd < 0)
+		goto err;
+	if (!server_fd_fence_watch(server, *fd, WL_EVENT_READABLE, NULL, fence))
+		goto err;
+	return fence;
+
+err:
+	dmab_fence_unref(fence);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
+/*
+ * On a dma-buf the broker's fence and the kernel's implicit fences of the same
+ * direction both count: a sync_file when only the kernel's can be pending,
+ * else an eventfd once both have signaled.
+ */
+static struct dmab_fence *buffer_fence(struct dmab_server *server, struct dmab_buffer *buffer,
+	bool write, int *fd)
+{
+	struct dmab_fence *fences[2], *all;
+
+	*fd = -1;
+	fences[0] = dmab_buffer_get_fence(buffer, write);
+	if (!fences[0] || dmab_buffer_get_dmabuf_fd(buffer) < 0)
+		return fences[0];
+	if (dmab_fence_is_signaled(fences[0])) {
+		all = export_sync_file(server, buffer, write, fd);
+		if (all) {
+			dmab_fence_unref(fences[0]);
+			return all;
+		}
+	}
+	fences[1] = server_implicit_fence(server, buffer, write);
+	all = fences[1] ? dmab_fence_create_all(fences, 2) : NULL;
+	dmab_fence_unref(fences[1]);
+	dmab_fence_unref(fences[0]);
+	return all;
+}
+
 static void buffer_handle_get_fence(struct wl_client *client, struct wl_resource *resource,
 	uint32_t id, uint32_t kind)
 {
 	struct buffer *buffer = buffer_from_resource(resource);
 	struct dmab_fence *fence;
+	int fd;
 
 	if (!buffer) {
-		server_fence_create(resource, id, NULL, NULL);
+		/* Nothing can ever write or read a defunct buffer. */
+		server_fence_create(resource, id, NULL, dmab_fence_create_signaled(), -1);
 		return;
 	}
 	if (kind != DMABROKER_BUFFER_V1_FENCE_KIND_WRITE &&
@@ -126,13 +182,13 @@ static void buffer_handle_get_fence(struct wl_client *client, struct wl_resource
 			"fence kind %u is neither write (0) nor read (1)", kind);
 		return;
 	}
-	fence = dmab_buffer_get_fence(dmab_handle_get_buffer(buffer->handle),
-		kind == DMABROKER_BUFFER_V1_FENCE_KIND_WRITE);
+	fence = buffer_fence(buffer->base.server, dmab_handle_get_buffer(buffer->handle),
+		kind == DMABROKER_BUFFER_V1_FENCE_KIND_WRITE, &fd);
 	if (!fence) {
 		wl_client_post_no_memory(client);
 		return;
 	}
-	server_fence_create(resource, id, buffer->base.server, fence);
+	server_fence_create(resource, id, buffer->base.server, fence, fd);
 }
 
 static const struct dmabroker_buffer_v1_interface buffer_impl = {

@@ -58,34 +58,45 @@ static void fence_handle_resource_destroy(struct wl_resource *resource)
 		fence_release(&fence->base);
 }
 
-static bool fence_send_fd(struct wl_resource *resource, struct dmab_fence *core)
+/* Sends fd, or an eventfd of core; libwayland sends a duplicate and we close ours. */
+static bool fence_send_fd(struct wl_resource *resource, struct dmab_fence *core, int fd)
 {
-	int fd = dmab_fence_export_eventfd(core);
+	uint32_t type = DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE;
 
+	if (fd < 0) {
+		fd = dmab_fence_export_eventfd(core);
+		type = DMABROKER_FENCE_V1_FD_TYPE_EVENTFD;
+	}
 	if (fd < 0)
 		return false;
-	/* libwayland sends a dup of the fd. */
-	dmabroker_fence_v1_send_fd(resource, fd, DMABROKER_FENCE_V1_FD_TYPE_EVENTFD);
+	dmabroker_fence_v1_send_fd(resource, fd, type);
 	close(fd);
 	return true;
 }
 
 void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
-	struct dmab_fence *core)
+	struct dmab_fence *core, int fd)
 {
 	struct wl_resource *resource = server_resource_create(parent,
 		&dmabroker_fence_v1_interface, &fence_impl, fence_handle_resource_destroy, id);
-	struct fence *fence;
+	struct fence *fence = NULL;
 
-	if (!resource || !core) {
-		dmab_fence_unref(core);
-		return;
+	if (!resource)
+		goto err;
+	if (!core)
+		goto err_no_memory;
+	if (!dmab_fence_is_signaled(core)) {
+		fence = calloc(1, sizeof(*fence));
+		if (!fence)
+			goto err_no_memory;
 	}
-	fence = calloc(1, sizeof(*fence));
-	if (!fence || !fence_send_fd(resource, core)) {
-		free(fence);
+	if (!fence_send_fd(resource, core, fd)) {
+		fd = -1;
+		goto err_no_memory;
+	}
+	if (!fence) {
+		dmabroker_fence_v1_send_signaled(resource);
 		dmab_fence_unref(core);
-		wl_resource_post_no_memory(resource);
 		return;
 	}
 	fence->core = core;
@@ -94,4 +105,13 @@ void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 	fence->waiting = dmab_fence_add_callback(core, &fence->signaled, fence_handle_signaled);
 	if (!fence->waiting)
 		dmabroker_fence_v1_send_signaled(resource);
+	return;
+
+err_no_memory:
+	wl_resource_post_no_memory(resource);
+err:
+	free(fence);
+	dmab_fence_unref(core);
+	if (fd >= 0)
+		close(fd);
 }

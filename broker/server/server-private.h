@@ -13,15 +13,20 @@
 #include "dmabroker/server.h"
 
 struct dmab_server {
+	struct wl_display *display;
+	struct wl_event_loop *loop;
 	struct wl_global *global;
+	struct wl_global *linux_dmabuf; /* NULL unless enabled */
 	struct dmab_core *core;
 	struct wl_list clients; /* struct server_client.link */
 	struct wl_list objects; /* struct server_object.link */
 	struct wl_list reads; /* struct dmab_server_read.link */
+	struct wl_list fd_watches; /* fd_fence.c */
 };
 
-/* One per wl_client that bound the manager. */
+/* One per wl_client that bound the manager or linux-dmabuf. */
 struct server_client {
+	struct dmab_server *server;
 	struct wl_client *wl_client;
 	struct dmab_account *account;
 	struct wl_listener destroy;
@@ -95,9 +100,13 @@ void server_attachment_create(struct wl_resource *parent, uint32_t id,
 	enum dmab_access access, const struct dmab_constraints *constraints);
 void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	struct dmab_token *token, const struct dmab_failure *fail);
-/* Takes the fence reference. */
+/*
+ * Takes the fence reference, and fd if not -1: the fd to send (a sync_file),
+ * else an eventfd of the fence. A fence that has signaled already needs no
+ * server: the object sends its fd and signaled at once and stays inert.
+ */
 void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
-	struct dmab_fence *fence);
+	struct dmab_fence *fence, int fd);
 void server_info_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	const struct dmab_failure *fail);
 void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
@@ -108,5 +117,45 @@ struct dmab_buffer *server_buffer_from_resource(struct wl_resource *resource);
 
 /* wl_buffer.c: ends the compositor's reads when the server goes away. */
 void server_reads_finish(struct dmab_server *server);
+/*
+ * A wl_buffer like get_wl_buffer's, for linux-dmabuf: takes the handle, which
+ * charges the buffer to its client's quota while the wl_buffer lives. With id
+ * 0 the server allocates the id (for the created event). NULL after posting
+ * no_memory.
+ */
+struct wl_resource *server_wl_buffer_create_from_handle(struct wl_client *client, uint32_t id,
+	struct dmab_server *server, struct dmab_handle *handle);
+
+/* linux_dmabuf.c */
+bool server_linux_dmabuf_init(struct dmab_server *server);
+
+/* fd_fence.c: broker fences that an fd signals. */
+enum server_fence_fd_kind {
+	SERVER_FENCE_FD_INVALID,
+	SERVER_FENCE_FD_SYNC_FILE,
+	SERVER_FENCE_FD_EVENTFD,
+};
+
+enum server_fence_fd_kind server_fence_fd_kind(int fd);
+/*
+ * Signals fence once fd polls ready for mask (WL_EVENT_READABLE or _WRITABLE),
+ * at once if it is ready now. The caller keeps fd. owner is the client that
+ * alone can make fd ready (an eventfd it sent): its disconnection signals the
+ * fence. False on allocation failure, with the fence untouched.
+ */
+bool server_fd_fence_watch(struct dmab_server *server, int fd, uint32_t mask,
+	struct wl_client *owner, struct dmab_fence *fence);
+void server_fd_fences_release_client(struct dmab_server *server, struct wl_client *client);
+/* Signals every fence still watched: nothing polls after the server is gone. */
+void server_fd_fences_finish(struct dmab_server *server);
+/*
+ * A new fence that signals once the dma-buf storage's implicit fences that a
+ * reader (write true) or a writer (write false) waits for have signaled; one
+ * that has signaled for other storage. NULL on allocation failure.
+ */
+struct dmab_fence *server_implicit_fence(struct dmab_server *server,
+	struct dmab_buffer *buffer, bool write);
+/* Logs to stderr, once per message: for kernel features that are missing. */
+void server_log_once(bool *logged, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -50,6 +50,7 @@ static const uint32_t misuse_errors[][SERVER_IFACE_COUNT] = {
 	[DMAB_MISUSE_NOT_IN_ACCESS] = { ATTACHMENT(NOT_IN_ACCESS) },
 	[DMAB_MISUSE_DIRECTION_MISMATCH] = { ATTACHMENT(DIRECTION_MISMATCH) },
 	[DMAB_MISUSE_ACCESS_PENDING] = { ATTACHMENT(ACCESS_PENDING) },
+	[DMAB_MISUSE_DUPLICATE_FENCE] = { ATTACHMENT(DUPLICATE_FENCE) },
 };
 
 #undef MANAGER
@@ -128,6 +129,7 @@ static void client_handle_destroy(struct wl_listener *listener, void *data)
 {
 	struct server_client *client = wl_container_of(listener, client, destroy);
 
+	server_fd_fences_release_client(client->server, client->wl_client);
 	client_free(client);
 }
 
@@ -152,6 +154,7 @@ struct server_client *server_client_get(struct dmab_server *server,
 		free(client);
 		return NULL;
 	}
+	client->server = server;
 	client->wl_client = wl_client;
 	client->destroy.notify = client_handle_destroy;
 	wl_client_add_destroy_listener(wl_client, &client->destroy);
@@ -173,6 +176,20 @@ static void set_last_error(const char *fmt, ...)
 const char *dmab_server_last_error(void)
 {
 	return last_error;
+}
+
+void server_log_once(bool *logged, const char *fmt, ...)
+{
+	va_list args;
+
+	if (*logged)
+		return;
+	*logged = true;
+	fputs("libdmabroker-server: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
 }
 
 static void core_options_init(struct dmab_core_options *core_options,
@@ -203,9 +220,12 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 		set_last_error("out of memory");
 		return NULL;
 	}
+	server->display = display;
+	server->loop = wl_display_get_event_loop(display);
 	wl_list_init(&server->clients);
 	wl_list_init(&server->objects);
 	wl_list_init(&server->reads);
+	wl_list_init(&server->fd_watches);
 
 	core_options_init(&core_options, options);
 	server->core = dmab_core_create(&core_options, err, sizeof(err));
@@ -221,9 +241,13 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 		errno = ENOMEM;
 		goto err_core;
 	}
+	if (options && options->linux_dmabuf && !dmab_server_enable_linux_dmabuf(server))
+		goto err_global;
 	last_error[0] = '\0';
 	return server;
 
+err_global:
+	wl_global_destroy(server->global);
 err_core:
 	dmab_core_destroy(server->core);
 err_free:
@@ -239,6 +263,8 @@ void dmab_server_destroy(struct dmab_server *server)
 	if (!server)
 		return;
 	wl_global_destroy(server->global);
+	if (server->linux_dmabuf)
+		wl_global_destroy(server->linux_dmabuf);
 
 	/*
 	 * Everything goes inert first and the compositor's reads end before any
@@ -252,6 +278,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	server_reads_finish(server);
 	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
 		object->release(object);
+	server_fd_fences_finish(server);
 	wl_list_for_each_safe(client, tmp_client, &server->clients, link)
 		client_free(client);
 
@@ -262,4 +289,16 @@ void dmab_server_destroy(struct dmab_server *server)
 const char *dmab_server_allocator_name(const struct dmab_server *server)
 {
 	return dmab_alloc_set_name(dmab_core_get_allocators(server->core));
+}
+
+bool dmab_server_enable_linux_dmabuf(struct dmab_server *server)
+{
+	if (server->linux_dmabuf)
+		return true;
+	if (!server_linux_dmabuf_init(server)) {
+		set_last_error("cannot create the zwp_linux_dmabuf_v1 global");
+		errno = ENOMEM;
+		return false;
+	}
+	return true;
 }

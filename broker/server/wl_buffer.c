@@ -1,11 +1,13 @@
 /*
- * The wl_buffers that get_wl_buffer makes, and the compositor's reads of them.
+ * The wl_buffers that get_wl_buffer and linux-dmabuf make, and the
+ * compositor's reads of them.
  *
  * A read is an attachment of the broker's own (no account, READ access) that
  * maps the buffer and holds a READ bracket, like any other importer: map, then
- * begin_access once the mapping arrived, then the user's ready callback once
- * the bracket is granted. Each step may be answered inside the call that
- * asked for it, or later from inside another client's request.
+ * begin_access once the mapping arrived, then, on a dma-buf, a wait for the
+ * kernel's implicit write fences, then the user's ready callback. Each step
+ * may be answered inside the call that asked for it, or later from inside
+ * another client's request or from the event loop.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,18 +21,22 @@
 struct dmab_server_buffer {
 	struct server_object base;
 	struct dmab_buffer *buffer; /* a reference of its own */
+	struct dmab_handle *handle; /* a linux-dmabuf wl_buffer's, which it owns; else NULL */
 };
 
 struct dmab_server_read {
 	struct wl_list link; /* struct dmab_server.reads; empty once the server is gone */
+	struct dmab_server *server;
 	struct dmab_buffer *buffer; /* a reference of its own; NULL once the server is gone */
 	struct dmab_attachment *att;
 	dmab_server_read_ready_func ready_func;
 	void *ready_data;
 	const void *data; /* the first row, from the mapping */
 	uint32_t stride;
+	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
+	struct dmab_fence_cb implicit_cb;
 	bool starting; /* inside dmab_server_read_begin */
-	bool granted; /* the READ bracket is held */
+	bool granted; /* the READ bracket is held and the implicit fences signaled */
 	bool notified; /* ready_func ran */
 	int error; /* an errno once the read failed, else 0 */
 };
@@ -99,6 +105,7 @@ static void wl_buffer_release(struct server_object *object)
 {
 	struct dmab_server_buffer *buffer = wl_container_of(object, buffer, base);
 
+	dmab_handle_destroy(buffer->handle);
 	dmab_buffer_unref(buffer->buffer);
 	server_object_finish(&buffer->base);
 	free(buffer);
@@ -131,6 +138,28 @@ void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
 	wl_resource_set_user_data(resource, buffer);
 }
 
+struct wl_resource *server_wl_buffer_create_from_handle(struct wl_client *client, uint32_t id,
+	struct dmab_server *server, struct dmab_handle *handle)
+{
+	struct wl_resource *resource = wl_resource_create(client, &wl_buffer_interface, 1, id);
+	struct dmab_server_buffer *buffer = calloc(1, sizeof(*buffer));
+
+	if (!resource || !buffer) {
+		free(buffer);
+		if (resource)
+			wl_resource_destroy(resource);
+		dmab_handle_destroy(handle);
+		wl_client_post_no_memory(client);
+		return NULL;
+	}
+	wl_resource_set_implementation(resource, &wl_buffer_impl, buffer,
+		wl_buffer_handle_resource_destroy);
+	buffer->buffer = dmab_buffer_ref(dmab_handle_get_buffer(handle));
+	buffer->handle = handle;
+	server_object_init(&buffer->base, server, resource, wl_buffer_release);
+	return resource;
+}
+
 static void read_fail(struct dmab_server_read *read, int error)
 {
 	if (read->error == 0)
@@ -157,13 +186,52 @@ static void read_handle_mapped(struct dmab_attachment *att,
 		read_fail(read, EIO);
 }
 
-static void read_handle_ready(struct dmab_attachment *att, void *data)
+/*
+ * Only now that the kernel's writers are done does DMA_BUF_IOCTL_SYNC START not
+ * sleep: the event loop never waits in the kernel.
+ */
+static void read_start(struct dmab_server_read *read)
 {
-	struct dmab_server_read *read = data;
-
+	dmab_attachment_start_cpu_access(read->att);
 	read->granted = true;
 	if (!read->starting)
 		read_notify(read);
+}
+
+static void read_stop_waiting(struct dmab_server_read *read)
+{
+	if (!read->implicit)
+		return;
+	dmab_fence_remove_callback(read->implicit, &read->implicit_cb);
+	dmab_fence_unref(read->implicit);
+	read->implicit = NULL;
+}
+
+static void read_handle_implicit(struct dmab_fence *fence, struct dmab_fence_cb *cb)
+{
+	struct dmab_server_read *read = wl_container_of(cb, read, implicit_cb);
+
+	dmab_fence_unref(read->implicit);
+	read->implicit = NULL;
+	read_start(read);
+}
+
+/* The broker granted the bracket; a device may still be writing the dma-buf. */
+static void read_handle_ready(struct dmab_attachment *att, void *data)
+{
+	struct dmab_server_read *read = data;
+	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, true);
+
+	if (!fence) {
+		read_fail(read, ENOMEM);
+		return;
+	}
+	if (dmab_fence_add_callback(fence, &read->implicit_cb, read_handle_implicit)) {
+		read->implicit = fence;
+		return;
+	}
+	dmab_fence_unref(fence);
+	read_start(read);
 }
 
 /*
@@ -178,6 +246,7 @@ static void read_handle_moved(struct dmab_attachment *att, void *data)
 
 	if (read->notified || read->error != 0)
 		return;
+	read_stop_waiting(read);
 	read->granted = false;
 	read->data = NULL;
 	if (!dmab_attachment_end_access(att, DMAB_DIR_READ, &report) ||
@@ -208,6 +277,7 @@ static const struct dmab_attachment_listener read_listener = {
 /* Releases the core state; the struct stays for dmab_server_read_end to free. */
 static void read_finish(struct dmab_server_read *read)
 {
+	read_stop_waiting(read);
 	/* Ends the bracket or cancels its wait, and unmaps. */
 	dmab_attachment_destroy(read->att);
 	read->att = NULL;
@@ -241,6 +311,7 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 	if (!read)
 		return NULL;
 	wl_list_insert(&buffer->base.server->reads, &read->link);
+	read->server = buffer->base.server;
 	read->buffer = dmab_buffer_ref(buffer->buffer);
 	read->ready_func = ready;
 	read->ready_data = data;

@@ -228,6 +228,7 @@ int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint3
 	att->access_state = ACCESS_WAITING;
 	att->access_direction = direction;
 	att->sync_error = 0;
+	att->acquire_set = false;
 	wl_display_flush(att->buffer->client->display);
 	return 0;
 }
@@ -274,6 +275,25 @@ int dmab_client_attachment_end(struct dmab_client_attachment *att)
 	att->sync_error = 0;
 	wl_display_flush(att->buffer->client->display);
 	return ret;
+}
+
+/* libwayland sends a duplicate of fd: the caller keeps its own. */
+int dmab_client_attachment_set_acquire_fence(struct dmab_client_attachment *att, int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (att->failed)
+		return client_report_failure(&att->failure);
+	if (att->access_state != ACCESS_READY ||
+			!(att->access_direction & DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE))
+		return -EINVAL;
+	if (att->acquire_set)
+		return -EBUSY;
+	dmabroker_attachment_v1_set_acquire_fence(att->proxy, fd);
+	att->acquire_set = true;
+	if (wl_display_flush(att->buffer->client->display) < 0 && errno != EAGAIN)
+		return client_display_errno(att->buffer->client->display);
+	return 0;
 }
 
 int dmab_client_dmabuf_sync(int fd, bool start, uint32_t direction)

@@ -66,6 +66,7 @@ struct dmab_client_attachment {
 	enum access_state access_state;
 	uint32_t access_direction;
 	int sync_error; /* of DMA_BUF_IOCTL_SYNC START, reported by begin or end */
+	bool acquire_set; /* the open bracket has an acquire fence */
 };
 
 struct dmab_client_token {

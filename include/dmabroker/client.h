@@ -126,6 +126,15 @@ int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint3
 bool dmab_client_attachment_is_ready(struct dmab_client_attachment *att);
 /* DMA_BUF_IOCTL_SYNC END on a dma-buf, then end_access. */
 int dmab_client_attachment_end(struct dmab_client_attachment *att);
+/*
+ * Hands the broker the fence of device work that finishes the open WRITE
+ * bracket's writes (a sync_file, or an eventfd that becomes readable when the
+ * work is done): after end, readers and the compositor wait for it too. Call
+ * it once per bracket, between begin and end. The caller keeps fd. -EINVAL
+ * without a ready WRITE bracket, -EBUSY if the bracket has one already,
+ * -EBADF for a negative fd.
+ */
+int dmab_client_attachment_set_acquire_fence(struct dmab_client_attachment *att, int fd);
 
 /* DMA_BUF_IOCTL_SYNC on fd, restarting on EINTR/EAGAIN. 0 or a negative errno. */
 int dmab_client_dmabuf_sync(int fd, bool start, uint32_t direction);

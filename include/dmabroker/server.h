@@ -36,6 +36,8 @@ struct dmab_server_options {
 	const char *allocator;
 	struct dmab_quota quota;
 	uint32_t max_width, max_height; /* 0: DMAB_DEFAULT_MAX_DIMENSION */
+	/* Also serve zwp_linux_dmabuf_v1: see dmab_server_enable_linux_dmabuf. */
+	bool linux_dmabuf;
 };
 
 struct dmab_server;
@@ -52,6 +54,16 @@ void dmab_server_destroy(struct dmab_server *server);
 const char *dmab_server_last_error(void);
 /* The allocator in use, e.g. "memfd". */
 const char *dmab_server_allocator_name(const struct dmab_server *server);
+/*
+ * Serves zwp_linux_dmabuf_v1 version 3: single-plane dma-bufs (and sealed
+ * memfds) in the broker's formats, with the linear or the implicit modifier,
+ * become wl_buffers like those of get_wl_buffer, charged to the client's
+ * quota and read through the API below. For a compositor whose renderer
+ * cannot import dma-bufs itself (wlroots' pixman renderer); one that can has a
+ * linux-dmabuf global of its own. Idempotent. False with errno set on failure,
+ * dmab_server_last_error() names the reason.
+ */
+bool dmab_server_enable_linux_dmabuf(struct dmab_server *server);
 
 /*
  * Compositor-side reads of the wl_buffers that get_wl_buffer makes.
@@ -83,7 +95,9 @@ typedef void (*dmab_server_read_ready_func)(struct dmab_server_read *read, void 
 
 /*
  * Begins a compositor read. ready runs once the buffer's write fence has
- * signaled: possibly before this returns, otherwise from the event loop. The
+ * signaled (after the writer's acquire fence, if it set one) and, on a dma-buf,
+ * once the kernel's implicit write fences have too (poll POLLIN): possibly
+ * before this returns, otherwise from the event loop, which never blocks. The
  * read keeps the buffer's storage alive even if the client destroys the
  * wl_buffer. Returns NULL with errno set on failure.
  */

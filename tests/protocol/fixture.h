@@ -21,6 +21,7 @@ struct wl_client;
 struct fixture_options {
 	struct dmab_quota quota; /* zero fields take the server's defaults */
 	uint32_t max_width, max_height;
+	bool linux_dmabuf; /* serve zwp_linux_dmabuf_v1 too */
 };
 
 struct fixture_client {

@@ -4,6 +4,7 @@
 #include "coverage.h"
 #include "dmabroker/client.h"
 #include "harness.h"
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "protocol-enums.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "coverage.h"
 #include "fixture.h"
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "harness.h"
 #include "util.h"
 
@@ -59,6 +61,26 @@ const struct covered_entry covered_errors[] = {
 		"error_attachment_direction_mismatch" },
 	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_ACCESS_PENDING,
 		"error_attachment_access_pending" },
+	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_INVALID_FENCE,
+		"error_attachment_invalid_fence" },
+	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_DUPLICATE_FENCE,
+		"error_attachment_duplicate_fence" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
+		"error_linux_dmabuf_already_used" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
+		"error_linux_dmabuf_plane_idx" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET,
+		"error_linux_dmabuf_plane_set" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+		"error_linux_dmabuf_incomplete" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
+		"error_linux_dmabuf_invalid_format" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_DIMENSIONS,
+		"error_linux_dmabuf_invalid_dimensions" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_OUT_OF_BOUNDS,
+		"error_linux_dmabuf_out_of_bounds" },
+	{ "zwp_linux_buffer_params_v1", ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_WL_BUFFER,
+		"error_linux_dmabuf_invalid_wl_buffer" },
 };
 const size_t covered_errors_len = sizeof(covered_errors) / sizeof(covered_errors[0]);
 
@@ -464,6 +486,12 @@ DMAB_TEST(error_attachment_invalid_direction)
 	att_case_map(&ac, READ | WRITE);
 	dmabroker_attachment_v1_begin_access(ac.att.proxy, READ | 4);
 	att_case_expect(&ac, code);
+
+	att_case_init(&ac, f, rw);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, READ);
+	dmabroker_attachment_v1_end_access(ac.att.proxy, 0);
+	att_case_expect(&ac, code);
 	fixture_destroy(f);
 }
 
@@ -581,6 +609,28 @@ DMAB_TEST(error_attachment_not_in_access)
 	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
 	dmabroker_attachment_v1_end_access(ac.att.proxy, READ);
 	att_case_expect(&ac, code);
+
+	/* An acquire fence belongs to an open WRITE bracket. */
+	int fence = eventfd(0, EFD_CLOEXEC);
+	CHECK(fence >= 0);
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, fence);
+	att_case_expect(&ac, code);
+
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, READ);
+	dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, fence);
+	att_case_expect(&ac, code);
+
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, WRITE);
+	dmabroker_attachment_v1_end_access(ac.att.proxy, WRITE);
+	dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, fence);
+	att_case_expect(&ac, code);
+	close(fence);
 	fixture_destroy(f);
 }
 
@@ -637,5 +687,45 @@ DMAB_TEST(error_attachment_access_pending)
 	raw_attachment_destroy(&writer);
 	raw_attachment_destroy(&ac.att);
 	fixture_client_close(ac.bc.c);
+	fixture_destroy(f);
+}
+
+DMAB_TEST(error_attachment_invalid_fence)
+{
+	struct fixture *f = fixture_create(NULL);
+	const uint32_t code = DMABROKER_ATTACHMENT_V1_ERROR_INVALID_FENCE;
+	int pipe_fds[2];
+	CHECK_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+	int memfd = make_memfd(4096, SEALS);
+	const int fds[] = { pipe_fds[0], pipe_fds[1], memfd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		struct att_case ac;
+		att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+		att_case_map(&ac, WRITE);
+		att_case_begin(&ac, WRITE);
+		dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, fds[i]);
+		att_case_expect(&ac, code);
+	}
+	close(memfd);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	fixture_destroy(f);
+}
+
+DMAB_TEST(error_attachment_duplicate_fence)
+{
+	struct fixture *f = fixture_create(NULL);
+	int first = eventfd(0, EFD_CLOEXEC), second = eventfd(1, EFD_CLOEXEC);
+	CHECK(first >= 0 && second >= 0);
+	struct att_case ac;
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, READ | WRITE);
+	dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, first);
+	ROUNDTRIP(ac.bc.c->display);
+	dmabroker_attachment_v1_set_acquire_fence(ac.att.proxy, second);
+	att_case_expect(&ac, DMABROKER_ATTACHMENT_V1_ERROR_DUPLICATE_FENCE);
+	close(first);
+	close(second);
 	fixture_destroy(f);
 }
