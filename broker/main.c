@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <wayland-server-core.h>
+#include <wlr/render/wlr_renderer.h>
 #include <wlr/util/log.h>
 
 #include "dmabroker/server.h"
@@ -73,6 +74,26 @@ struct dmabd_daemon {
 	struct dmab_wlr_adapter *adapter;
 };
 
+/*
+ * A renderer that imports dma-bufs (GLES2 on a GPU) has had wlroots create its
+ * own zwp_linux_dmabuf_v1 global; pixman cannot import them, so the broker
+ * serves the global and maps the client's dma-buf for the CPU to read.
+ */
+static bool enable_linux_dmabuf(struct dmabd_daemon *dmabd)
+{
+	if (wlr_renderer_get_dmabuf_texture_formats(dmabd->compositor->renderer) != NULL) {
+		wlr_log(WLR_INFO, "zwp_linux_dmabuf_v1: served by the renderer");
+		return true;
+	}
+	if (!dmab_server_enable_linux_dmabuf(dmabd->server)) {
+		wlr_log(WLR_ERROR, "cannot serve zwp_linux_dmabuf_v1: %s",
+			dmab_server_last_error());
+		return false;
+	}
+	wlr_log(WLR_INFO, "zwp_linux_dmabuf_v1: served by the broker");
+	return true;
+}
+
 static bool daemon_init(struct dmabd_daemon *dmabd, const struct dmabd_options *options)
 {
 	dmabd->display = wl_display_create();
@@ -100,6 +121,9 @@ static bool daemon_init(struct dmabd_daemon *dmabd, const struct dmabd_options *
 		return false;
 	}
 	wlr_log(WLR_INFO, "broker allocator: %s", dmab_server_allocator_name(dmabd->server));
+	if (options->linux_dmabuf && !enable_linux_dmabuf(dmabd)) {
+		return false;
+	}
 	dmabd->adapter = dmab_wlr_adapter_create(dmabd->display);
 	if (dmabd->adapter == NULL) {
 		wlr_log_errno(WLR_ERROR, "cannot create the wlroots adapter");

@@ -1,5 +1,7 @@
 /*
- * Holding back commits whose broker buffer is inside a client's WRITE bracket.
+ * Holding back commits whose broker buffer is still being written: inside a
+ * client's WRITE bracket, or behind a fence (the writer's acquire fence, or the
+ * kernel's implicit write fences of a dma-buf) that has not signaled.
  *
  * The compositor's read of a committed buffer must begin before wlroots applies
  * the commit, because applying it makes the texture that pixman samples. A
@@ -60,8 +62,8 @@ static void hold_commit(struct dmab_wlr_buffer *buffer, struct wlr_surface *surf
 	hold->surface_destroy.notify = hold_handle_surface_destroy;
 	wl_signal_add(&surface->events.destroy, &hold->surface_destroy);
 	wl_list_insert(buffer->holds.prev, &hold->link);
-	wlr_log(WLR_DEBUG, "holding commit of surface %p: buffer inside a WRITE bracket",
-		(void *)surface);
+	wlr_log(WLR_DEBUG, "holding commit of surface %p: buffer inside a WRITE bracket "
+		"or behind a pending fence", (void *)surface);
 }
 
 void adapter_release_holds(struct dmab_wlr_buffer *buffer)

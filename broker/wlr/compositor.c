@@ -7,6 +7,7 @@
 #include <wlr/backend.h>
 #include <wlr/backend/headless.h>
 #include <wlr/render/allocator.h>
+#include <wlr/render/pixman.h>
 #include <wlr/render/wlr_renderer.h>
 #include <wlr/types/wlr_compositor.h>
 #include <wlr/types/wlr_data_device.h>
@@ -28,6 +29,21 @@ static struct wlr_backend *backend_create(struct wl_display *display,
 		return wlr_backend_autocreate(display);
 	}
 	return wlr_headless_backend_create(display);
+}
+
+/*
+ * The headless backend opens any DRM render node it finds (vgem in a VM, say),
+ * and wlr_renderer_autocreate() then picks GLES2 on it; that renderer needs a
+ * GBM allocator the node may not have, and it copies broker buffers into
+ * textures. pixman composites them in place and needs no device at all.
+ */
+static struct wlr_renderer *renderer_create(struct wlr_backend *backend,
+	const struct dmabd_options *options)
+{
+	if (options->backend == DMABD_BACKEND_HEADLESS) {
+		return wlr_pixman_renderer_create();
+	}
+	return wlr_renderer_autocreate(backend);
 }
 
 static bool create_globals(struct dmabd_compositor *compositor)
@@ -80,8 +96,7 @@ struct dmabd_compositor *compositor_create(struct wl_display *display,
 			options->backend == DMABD_BACKEND_AUTO ? "auto" : "headless");
 		goto error;
 	}
-	/* With no DRM device wlroots picks pixman, which composites broker buffers in place. */
-	compositor->renderer = wlr_renderer_autocreate(compositor->backend);
+	compositor->renderer = renderer_create(compositor->backend, options);
 	if (compositor->renderer == NULL) {
 		wlr_log(WLR_ERROR, "cannot create a renderer");
 		goto error;

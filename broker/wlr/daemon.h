@@ -27,6 +27,8 @@ struct dmabd_options {
 	int32_t refresh_mhz;
 	const char *socket; /* NULL: the first free wayland-N */
 	enum wlr_log_importance log_level;
+	/* Serve zwp_linux_dmabuf_v1 through the broker where the renderer cannot import. */
+	bool linux_dmabuf;
 	struct dmab_server_options server;
 };
 

@@ -38,6 +38,7 @@ enum option_id {
 	OPT_QUOTA_TOKENS,
 	OPT_MAX_WIDTH,
 	OPT_MAX_HEIGHT,
+	OPT_NO_LINUX_DMABUF,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -56,6 +57,7 @@ static const struct option long_options[] = {
 	{"quota-tokens", required_argument, NULL, OPT_QUOTA_TOKENS},
 	{"max-width", required_argument, NULL, OPT_MAX_WIDTH},
 	{"max-height", required_argument, NULL, OPT_MAX_HEIGHT},
+	{"no-linux-dmabuf", no_argument, NULL, OPT_NO_LINUX_DMABUF},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{0},
@@ -80,6 +82,7 @@ static const char usage_text[] =
 	"      --quota-attachments N  per-client attachment quota\n"
 	"      --quota-tokens N       per-client share token quota\n"
 	"      --max-width N, --max-height N  largest buffer dimensions\n"
+	"      --no-linux-dmabuf      do not serve zwp_linux_dmabuf_v1 through the broker\n"
 	"      --help                 show this help and exit\n"
 	"      --version              show the version and exit\n";
 
@@ -287,6 +290,9 @@ static bool parse_option(struct dmabd_options *options, int id, const char *arg)
 	case OPT_MAX_HEIGHT:
 		return parse_u32_option(name, arg, 1, MAX_BUFFER_DIMENSION,
 			&options->server.max_height);
+	case OPT_NO_LINUX_DMABUF:
+		options->linux_dmabuf = false;
+		return true;
 	}
 	return false;
 }
@@ -299,6 +305,7 @@ static void options_init(struct dmabd_options *options)
 		.height = 720,
 		.refresh_mhz = 60000,
 		.log_level = WLR_INFO,
+		.linux_dmabuf = true,
 		.server = {
 			.allocator = "auto",
 		},
@@ -325,7 +332,10 @@ enum dmabd_parse_result options_parse(struct dmabd_options *options, int argc, c
 			fprintf(stderr, "Try 'dmabrokerd --help' for more information.\n");
 			return DMABD_PARSE_USAGE_ERROR;
 		case '?':
-			fprintf(stderr, "dmabrokerd: unknown option '%s'\n", argv[optind - 1]);
+			/* getopt sets optopt to the option's id when a switch was given a value. */
+			fprintf(stderr, optopt >= OPT_SOCKET ?
+				"dmabrokerd: option '%s' takes no value\n" :
+				"dmabrokerd: unknown option '%s'\n", argv[optind - 1]);
 			fprintf(stderr, "Try 'dmabrokerd --help' for more information.\n");
 			return DMABD_PARSE_USAGE_ERROR;
 		default:

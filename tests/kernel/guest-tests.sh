@@ -18,9 +18,11 @@
 # never be mistaken for a marker.
 #
 # Tests, in order: kernel facilities (device nodes), kernel-facts, the
-# project's test-unit and test-protocol once per allocator backend
+# project's test-unit, test-protocol and test-e2e once per allocator backend
 # (DMAB_TEST_ALLOCATOR=udmabuf | dma-heap | drm-dumb:/dev/dri/card0; exit 0 =
-# PASS, 77 = SKIP, else FAIL), then every executable guest.d/*.sh hook.
+# PASS, 77 = SKIP, else FAIL), the compositor's fence checks
+# (fence-compositor) and a zwp_linux_dmabuf_v1 client (linux-dmabuf-check),
+# then every executable guest.d/*.sh hook.
 # Each test runs in a fresh scratch directory under /tmp with its own HOME and
 # XDG_RUNTIME_DIR (0700).
 #
@@ -28,10 +30,14 @@
 #   DMAB_GUEST_FILTER=<extended regex>  run only the tests whose name matches
 #   DMAB_GUEST_TEST_TIMEOUT=<seconds>   per test (default 300)
 #   DMAB_GUEST_KERNEL_FACTS, DMAB_GUEST_TEST_UNIT, DMAB_GUEST_TEST_PROTOCOL,
-#   DMAB_GUEST_TEST_ALLOC
+#   DMAB_GUEST_TEST_ALLOC, DMAB_GUEST_TEST_E2E, DMAB_GUEST_FENCE_COMPOSITOR,
+#   DMAB_GUEST_LINUX_DMABUF_CHECK, DMAB_GUEST_DMABUF_CLIENT,
+#   DMAB_GUEST_DMABROKERD, DMAB_GUEST_DMAB_{PAINT,SHARE,VIEW,INFO}
 #       exact paths of the binaries (set by meson.build); without them the
 #       usual places under BUILD_DIR are tried. test-alloc, when built, also
-#       runs once per backend as alloc[<backend>].
+#       runs once per backend as alloc[<backend>]. The programs under test
+#       reach the e2e suite and the compositor checks as DMABROKERD,
+#       DMAB_PAINT, ... and DMABUF_CLIENT, the variables they read.
 #
 # No `set -e`: a failing test is a result, not a reason to stop.
 set -uo pipefail
@@ -150,6 +156,17 @@ t_binary() { # t_binary ALLOCATOR PATH
 	esac
 }
 
+# test-e2e, and the frame counts dmab-view reported for the shared stream.
+t_e2e() { # t_e2e ALLOCATOR PATH
+	local line
+	OUT= # t_binary sets it only if the test ran
+	t_binary "$@"
+	[[ -f $OUT ]] || return
+	while IFS= read -r line; do
+		[[ $line == *"dmab-view: frames="* ]] && info "$TEST ${line#\# }"
+	done <"$OUT"
+}
+
 # A program that prints its own PASS/FAIL/SKIP/INFO markers (kernel-facts, the
 # guest.d hooks). Its markers are counted; other output is indented. It must
 # print at least one marker; a non-zero exit without a FAIL marker is a FAIL.
@@ -231,6 +248,22 @@ TEST_PROTOCOL=$(locate "${DMAB_GUEST_TEST_PROTOCOL:-}" \
 TEST_ALLOC=$(locate "${DMAB_GUEST_TEST_ALLOC:-}" \
 	"$BUILD_DIR/tests/test-alloc" "$BUILD_DIR/tests/alloc/test-alloc")
 
+TEST_E2E=$(locate "${DMAB_GUEST_TEST_E2E:-}" "$BUILD_DIR/tests/e2e/test-e2e")
+FENCE_COMPOSITOR=$(locate "${DMAB_GUEST_FENCE_COMPOSITOR:-}" \
+	"$BUILD_DIR/tests/kernel/fence-compositor")
+LINUX_DMABUF_CHECK=$(locate "${DMAB_GUEST_LINUX_DMABUF_CHECK:-}" \
+	"$BUILD_DIR/tests/kernel/linux-dmabuf-check")
+# what test-e2e, fence-compositor and linux-dmabuf-check run, by the variables they read
+export DMABROKERD DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
+DMABROKERD=$(locate "${DMAB_GUEST_DMABROKERD:-}" "$BUILD_DIR/broker/dmabrokerd")
+DMAB_PAINT=$(locate "${DMAB_GUEST_DMAB_PAINT:-}" "$BUILD_DIR/clients/dmab-paint")
+DMAB_SHARE=$(locate "${DMAB_GUEST_DMAB_SHARE:-}" "$BUILD_DIR/clients/dmab-share")
+DMAB_VIEW=$(locate "${DMAB_GUEST_DMAB_VIEW:-}" "$BUILD_DIR/clients/dmab-view")
+DMAB_INFO=$(locate "${DMAB_GUEST_DMAB_INFO:-}" "$BUILD_DIR/clients/dmab-info")
+DMABUF_CLIENT=$(locate "${DMAB_GUEST_DMABUF_CLIENT:-}" "$BUILD_DIR/tests/kernel/dmabuf-client")
+# sanitized builds of the daemon and the clients know wlroots' one leak
+export LSAN_OPTIONS=suppressions=$SOURCE_DIR/tests/e2e/lsan.supp:print_suppressions=0
+
 # 2. measured dma-buf facts (tests/kernel/kernel-facts.c)
 register kernel-facts t_markers "$KERNEL_FACTS"
 
@@ -241,9 +274,18 @@ for b in "${BACKENDS[@]}"; do
 	register "unit[$b]" t_binary "$alloc" "$TEST_UNIT"
 	register "protocol[$b]" t_binary "$alloc" "$TEST_PROTOCOL"
 	[[ -x $TEST_ALLOC ]] && register "alloc[$b]" t_binary "$alloc" "$TEST_ALLOC"
+	# the daemon with the example and stock clients, checked by grim screenshots
+	register "e2e[$b]" t_e2e "$alloc" "$TEST_E2E"
 done
 
-# 4. hooks: every executable tests/kernel/guest.d/*.sh (see guest.d/README)
+# 4. the compositor waits for kernel fences: implicit ones on a vgem dumb
+# buffer, an acquire fence (a vgem sync_file) on a udmabuf, and an implicit one
+# on a client's own udmabuf shown through zwp_linux_dmabuf_v1
+register fence-compositor t_markers "$FENCE_COMPOSITOR"
+# a zwp_linux_dmabuf_v1 client's own udmabuf, composited by dmabrokerd
+register linux-dmabuf t_markers "$LINUX_DMABUF_CHECK"
+
+# 5. hooks: every executable tests/kernel/guest.d/*.sh (see guest.d/README)
 for hook in "$SOURCE_DIR"/tests/kernel/guest.d/*.sh; do
 	[[ -f $hook && -x $hook ]] || continue
 	name=${hook##*/}
