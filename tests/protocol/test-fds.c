@@ -97,6 +97,28 @@ static bool fence_has_fd(const void *data)
 	return fence->fd >= 0;
 }
 
+enum { SNAPSHOT_MAX = 1024 };
+
+struct fd_snapshot {
+	int fds[SNAPSHOT_MAX];
+	bool cloexec[SNAPSHOT_MAX];
+	char targets[SNAPSHOT_MAX][64];
+	size_t len;
+};
+
+static void take_fd_snapshot(void *data)
+{
+	struct fd_snapshot *snapshot = data;
+	snapshot->len = list_fds(snapshot->fds, SNAPSHOT_MAX);
+	for (size_t i = 0; i < snapshot->len; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", snapshot->fds[i]);
+		ssize_t len = readlink(path, snapshot->targets[i], sizeof(snapshot->targets[i]) - 1);
+		snapshot->targets[i][len > 0 ? len : 0] = '\0';
+		snapshot->cloexec[i] = fd_is_cloexec(snapshot->fds[i]);
+	}
+}
+
 DMAB_TEST(fd_every_fd_is_cloexec)
 {
 	int before[1024];
@@ -128,23 +150,23 @@ DMAB_TEST(fd_every_fd_is_cloexec)
 	CHECK(raw.fd_cloexec);
 	CHECK(fence.fd_cloexec);
 
-	/* The broker's own fds in this process: storage, reopened fds, fence eventfds. */
-	int after[1024];
-	size_t after_len = list_fds(after, 1024);
+	/*
+	 * The broker's own fds in this process: storage, reopened fds, fence eventfds. The
+	 * snapshot is taken on the server thread, which opens and closes short-lived fds
+	 * (exported sync_files) while it runs.
+	 */
+	struct fd_snapshot snapshot = { 0 };
+	fixture_run(f, take_fd_snapshot, &snapshot);
 	size_t checked = 0;
-	for (size_t i = 0; i < after_len; i++) {
+	for (size_t i = 0; i < snapshot.len; i++) {
 		bool old = false;
 		for (size_t j = 0; j < before_len && !old; j++)
-			old = before[j] == after[i];
+			old = before[j] == snapshot.fds[i];
 		if (old)
 			continue;
-		char path[64], target[256] = "";
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", after[i]);
-		ssize_t len = readlink(path, target, sizeof(target) - 1);
-		target[len > 0 ? len : 0] = '\0';
-		if (!fd_is_cloexec(after[i]))
+		if (!snapshot.cloexec[i])
 			dmab_test_fail(__FILE__, __LINE__, "fd %d (%s) is not close-on-exec",
-				after[i], target);
+				snapshot.fds[i], snapshot.targets[i]);
 		checked++;
 	}
 	printf("# %zu new fds, all close-on-exec\n", checked);
