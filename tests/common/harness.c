@@ -73,6 +73,21 @@ int dmab_test_count_fds(void)
 	return count - 1; /* the directory's own fd */
 }
 
+int dmab_test_time_scale(void)
+{
+	const char *text = getenv("DMAB_TEST_TIME_SCALE");
+	if (text == NULL || text[0] == '\0')
+		return 1;
+	char *end;
+	long scale = strtol(text, &end, 10);
+	if (*end != '\0' || scale < 1 || scale > 100) {
+		fprintf(stderr, "harness: DMAB_TEST_TIME_SCALE=%s is not an integer from 1 to 100\n",
+			text);
+		exit(EXIT_FAILURE);
+	}
+	return (int)scale;
+}
+
 const char *dmab_test_allocator(void)
 {
 	const char *allocator = getenv("DMAB_TEST_ALLOCATOR");
@@ -92,7 +107,7 @@ static bool selected(const char *name, int argc, char *argv[])
 
 static int run_child(const struct test *test)
 {
-	alarm(TEST_TIMEOUT_S);
+	alarm((unsigned)(TEST_TIMEOUT_S * dmab_test_time_scale()));
 	int before = dmab_test_count_fds();
 	test->func();
 	int after = dmab_test_count_fds();

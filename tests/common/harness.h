@@ -18,6 +18,12 @@ _Noreturn void dmab_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The number of fds this process has open. */
 int dmab_test_count_fds(void);
+/*
+ * $DMAB_TEST_TIME_SCALE (an integer, at least 1; default 1): how much slower than
+ * usual this machine runs, e.g. 3 under qemu's TCG emulation. Timeouts and holds
+ * that wait on real time are multiplied by it; nothing else changes.
+ */
+int dmab_test_time_scale(void);
 /* $DMAB_TEST_ALLOCATOR, or "memfd". */
 const char *dmab_test_allocator(void);
 /* Runs the registered tests whose names contain one of argv[1..] (all without). */

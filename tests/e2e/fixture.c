@@ -27,6 +27,11 @@ enum {
 /* The fixture of the running test, for the exit and timeout handlers. */
 static struct e2e *current;
 
+static int scaled(int ms)
+{
+	return ms * dmab_test_time_scale();
+}
+
 int64_t e2e_now_ms(void)
 {
 	struct timespec ts;
@@ -283,10 +288,11 @@ void e2e_start_daemon(struct e2e *e, const char *const extra_args[])
 		args[argc++] = extra_args[i];
 	}
 	e->daemon = e2e_spawn_daemon_raw(e, args);
-	char *line = e2e_wait_for_line(e->daemon, "WAYLAND_DISPLAY=", DAEMON_START_TIMEOUT_MS);
+	char *line = e2e_wait_for_line(e->daemon, "WAYLAND_DISPLAY=",
+		scaled(DAEMON_START_TIMEOUT_MS));
 	if (line == NULL)
 		E2E_FAIL("dmabrokerd printed no WAYLAND_DISPLAY line "
-			"within %d ms", DAEMON_START_TIMEOUT_MS);
+			"within %d ms", scaled(DAEMON_START_TIMEOUT_MS));
 	/* The ready line must be the first line: scripts read just one. */
 	char *out = e2e_read_file(e->daemon->out_path);
 	CHECK(strncmp(out, "WAYLAND_DISPLAY=", strlen("WAYLAND_DISPLAY=")) == 0);
@@ -356,7 +362,7 @@ int e2e_stop(struct e2e_proc *p, int sig, int timeout_ms)
 	kill(p->pid, sig);
 	if (!e2e_wait(p, timeout_ms)) {
 		kill(p->pid, SIGKILL);
-		e2e_wait(p, 5000);
+		e2e_wait(p, scaled(5000));
 	}
 	return p->status;
 }
@@ -493,10 +499,10 @@ void e2e_stop_daemon(struct e2e *e)
 	struct e2e_proc *daemon = e->daemon;
 	/* SIGKILL only after the timeout: a hung shutdown fails below. */
 	kill(daemon->pid, SIGTERM);
-	if (!e2e_wait(daemon, DAEMON_STOP_TIMEOUT_MS)) {
+	if (!e2e_wait(daemon, scaled(DAEMON_STOP_TIMEOUT_MS))) {
 		e2e_stop(daemon, SIGKILL, 1000);
 		E2E_FAIL("dmabrokerd (pid %d) still ran %d ms after "
-			"SIGTERM", (int)daemon->spawned_pid, DAEMON_STOP_TIMEOUT_MS);
+			"SIGTERM", (int)daemon->spawned_pid, scaled(DAEMON_STOP_TIMEOUT_MS));
 	}
 	e2e_check_sanitizers(daemon);
 	if (!WIFEXITED(daemon->status) || WEXITSTATUS(daemon->status) != 0) {
@@ -544,10 +550,10 @@ bool e2e_screenshot(struct e2e *e, struct e2e_image *img)
 	snprintf(path, sizeof(path), "%s/shot-%d.ppm", e->dir, e->screenshots++);
 	const char *argv[] = { grim, "-t", "ppm", path, NULL };
 	struct e2e_proc *p = e2e_spawn(e, "grim", argv);
-	bool done = e2e_wait(p, SCREENSHOT_TIMEOUT_MS);
+	bool done = e2e_wait(p, scaled(SCREENSHOT_TIMEOUT_MS));
 	if (!done) {
 		printf("# grim (pid %d) took longer than %d ms\n", (int)p->spawned_pid,
-			SCREENSHOT_TIMEOUT_MS);
+			scaled(SCREENSHOT_TIMEOUT_MS));
 		e2e_stop(p, SIGKILL, 1000);
 	} else if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
 		char status[64];

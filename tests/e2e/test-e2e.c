@@ -29,8 +29,9 @@
 #define PAINT_HEIGHT 240
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
-#define CLIENT_TIMEOUT_MS 20000
-#define LINE_TIMEOUT_MS 10000
+#define CLIENT_TIMEOUT_MS (20000 * dmab_test_time_scale())
+#define LINE_TIMEOUT_MS (10000 * dmab_test_time_scale())
+#define FRAME_TIMEOUT_MS (5000 * dmab_test_time_scale())
 
 struct box {
 	int x, y, width, height;
@@ -237,7 +238,7 @@ static uint32_t wait_for_frame(struct e2e *e, const struct window_check *w, long
 {
 	struct e2e_image img;
 	uint32_t frame;
-	wait_for_frames(e, w, 1, &after, &frame, &img, 5000);
+	wait_for_frames(e, w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
 	e2e_image_finish(&img);
 	return frame;
 }
@@ -476,7 +477,7 @@ DMAB_TEST(paint_window_is_pixel_exact)
 	for (int i = 0; i < 3; i++) {
 		struct e2e_image img;
 		uint32_t frame;
-		wait_for_frames(&e, &w, 1, &previous, &frame, &img, 5000);
+		wait_for_frames(&e, &w, 1, &previous, &frame, &img, FRAME_TIMEOUT_MS);
 		check_background(&img, &w.box, 1);
 		e2e_image_finish(&img);
 		previous = frame;
@@ -507,7 +508,7 @@ DMAB_TEST(paint_every_format_is_pixel_exact)
 		struct e2e_image img;
 		uint32_t frame;
 		long after = -1;
-		wait_for_frames(&e, &w, 1, &after, &frame, &img, 5000);
+		wait_for_frames(&e, &w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
 		/* The previous windows are gone. */
 		check_background(&img, &w.box, 1);
 		e2e_image_finish(&img);
@@ -562,7 +563,7 @@ DMAB_TEST(share_view_stream_is_intact)
 	long after[2] = { -1, -1 };
 	uint32_t shown[2];
 	struct e2e_image img;
-	wait_for_frames(&e, w, 2, after, shown, &img, 5000);
+	wait_for_frames(&e, w, 2, after, shown, &img, FRAME_TIMEOUT_MS);
 	struct box boxes[2] = { w[0].box, w[1].box };
 	check_background(&img, boxes, 2);
 	e2e_image_finish(&img);
@@ -602,7 +603,7 @@ DMAB_TEST(share_view_stream_is_intact)
  * and once the bracket ends a newer frame appears.
  */
 #define HOLD_FRAME 20
-#define HOLD_MS 3000
+#define HOLD_MS (3000 * dmab_test_time_scale())
 DMAB_TEST(write_bracket_is_never_composited)
 {
 	e2e_stock_program("grim");
@@ -883,7 +884,7 @@ DMAB_TEST(client_killed_mid_frame_leaves_nothing)
 	struct e2e_image img;
 	long after = -1;
 	uint32_t frame;
-	wait_for_frames(&e, &w, 1, &after, &frame, &img, 5000);
+	wait_for_frames(&e, &w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
 	check_background(&img, &w.box, 1);
 	e2e_image_finish(&img);
 	stop_client(next);
