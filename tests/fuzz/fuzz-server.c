@@ -1,0 +1,1393 @@
+/*
+ * fuzz-server: libFuzzer over libdmabroker-server's request handling, at the
+ * wire level.
+ *
+ * Each input gets a fresh wl_display and dmab_server (memfd, small quotas and
+ * limits, linux-dmabuf on) and up to two clients, each a socketpair whose
+ * server end is a wl_client. The client ends are written by hand: no
+ * libwayland-client, so that nothing filters what reaches the server.
+ *
+ * The first byte picks the mode. In the structured mode the rest drives a
+ * generator of well-formed requests: it tracks the objects each client made,
+ * reads opcodes and argument types from the generated protocol tables, and
+ * passes fds from a small pool (sealed, unsealed, read-only and write-only
+ * memfds, a pipe, /dev/null, eventfds and fds the broker sent). Other ops
+ * drive the compositor read API, disconnect clients and destroy the server.
+ * In the raw mode the rest goes onto the socket as it is, for the wire
+ * parser. README.md describes the format byte by byte.
+ *
+ * Besides the sanitizers, each input checks that the process has as many fds
+ * open after it as before, and the events the clients receive are checked
+ * against the protocol's promises (README.md lists them).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <wayland-server-core.h>
+#include <wayland-server-protocol.h>
+#include <drm_fourcc.h>
+
+#include "dmabroker-v1-server-protocol.h"
+#include "dmabroker/server.h"
+#include "linux-dmabuf-unstable-v1-protocol.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_SLOTS 2
+#define MAX_CONNECTS 6
+#define MAX_OBJECTS 128
+#define MAX_TOKENS 8
+#define MAX_READS 8
+#define MAX_KEPT_FDS 4
+#define MAX_IN_FDS 64
+#define MAX_MSG_FDS 4
+#define MAX_OUT_FDS 16
+#define MAX_RECV_FDS 32
+#define MAX_EVENT_ARGS 20
+#define OUT_SIZE 4096
+#define IN_SIZE 8192
+#define MSG_SIZE 1024
+#define MAX_STRING 80
+#define MAX_ARRAY 32
+#define MAX_PUMPS 1024
+#define MAX_SEND_RETRIES 64
+#define TOKEN_LEN 32
+/* libwayland's first id of the objects the server creates (wayland-private.h) */
+#define SERVER_ID_START 0xff000000u
+
+#define MODE_MASK 0x03
+#define MODE_RAW 0x03
+#define TEARDOWN_SERVER_FIRST 0x04
+
+/* The low nibble of an op byte; bit 4 picks the client. 0 to 9 are requests. */
+enum op {
+	OP_FLUSH = 10,
+	OP_READ_BEGIN = 11,
+	OP_READ_END = 12,
+	OP_READ_PIXELS = 13,
+	OP_DISCONNECT = 14,
+	/* 0xff destroys the server, 0xef signals the pool's eventfd; others flush. */
+	OP_SERVER = 15,
+};
+
+enum pool_fd {
+	POOL_SEALED, /* 1 MiB memfd, sealed against shrink, grow and seal */
+	POOL_UNSEALED, /* 64 KiB memfd without seals */
+	POOL_SEALED_SMALL, /* 4 KiB sealed memfd */
+	POOL_PIPE, /* the read end of a pipe */
+	POOL_DEVNULL,
+	POOL_READ_ONLY, /* the sealed memfd reopened read-only */
+	POOL_WRITE_ONLY, /* the small sealed memfd reopened write-only */
+	POOL_EVENTFD, /* an acquire fence that signals at op 0xef */
+	POOL_EVENTFD_SIGNALED,
+	POOL_FIXED,
+};
+
+static const uint32_t uint_dict[] = {
+	0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 63, 64, 65, 100, 128, 255, 256, 257, 511, 512, 513,
+	1000, 1024, 2048, 4095, 4096, 4097, 8192, 65536, 1u << 20, 0x7fffffff, 0x80000000,
+	0xfffffffe, 0xffffffff, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888, DRM_FORMAT_ABGR8888,
+	DRM_FORMAT_XBGR8888, DRM_FORMAT_RGB565, DRM_FORMAT_NV12, DRM_FORMAT_YUYV, DRM_FORMAT_C8,
+	1023, 1025, DRM_FORMAT_MOD_INVALID >> 32,
+};
+#define UINT_DICT_LEN (sizeof(uint_dict) / sizeof(uint_dict[0]))
+
+static const struct wl_interface *const bindable[] = {
+	&dmabroker_manager_v1_interface,
+	&wl_buffer_interface,
+	&dmabroker_buffer_v1_interface,
+	&wl_callback_interface,
+	&zwp_linux_dmabuf_v1_interface,
+};
+#define BINDABLE_LEN (sizeof(bindable) / sizeof(bindable[0]))
+
+struct input {
+	const uint8_t *data;
+	size_t size, pos;
+};
+
+struct object {
+	uint32_t id;
+	const struct wl_interface *iface;
+	bool zombie; /* destroyed by a request, awaiting wl_display.delete_id */
+};
+
+struct message {
+	uint32_t opcode;
+	uint8_t data[MSG_SIZE];
+	size_t len;
+	int fds[MAX_MSG_FDS];
+	size_t n_fds;
+	bool overflow;
+};
+
+struct fuzz;
+
+struct slot {
+	struct fuzz *fuzz;
+	int fd; /* the client end; -1 while disconnected */
+	struct wl_client *wl_client; /* NULL once the server destroyed it */
+	struct wl_listener client_destroy;
+	struct object objects[MAX_OBJECTS];
+	size_t n_objects;
+	uint32_t next_id;
+	/* The names the registry announced, 0 until then */
+	uint32_t manager_name, linux_dmabuf_name;
+	bool raw; /* the input writes requests the model knows nothing of: ignore events */
+	uint8_t out[OUT_SIZE];
+	size_t out_len;
+	int out_fds[MAX_OUT_FDS];
+	size_t n_out_fds;
+	uint8_t in[IN_SIZE];
+	size_t in_len;
+	int in_fds[MAX_IN_FDS]; /* received, not yet claimed by an event */
+	size_t n_in_fds;
+};
+
+struct read_record {
+	struct dmab_server_read *read; /* NULL: the record is free */
+	bool ready;
+};
+
+struct fuzz {
+	struct dmab_server_options options;
+	struct wl_display *display;
+	struct wl_event_loop *loop;
+	struct dmab_server *server;
+	struct slot slots[MAX_SLOTS];
+	unsigned connects;
+	int fds[POOL_FIXED + MAX_KEPT_FDS];
+	size_t n_fds;
+	char tokens[MAX_TOKENS][TOKEN_LEN + 1];
+	size_t n_tokens;
+	struct read_record reads[MAX_READS];
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list args;
+
+	fputs("fuzz-server: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+	abort();
+}
+
+/* $FUZZ_SERVER_TRACE set: print every request and event, and libwayland's log. */
+static bool trace;
+
+static void silent_log(const char *fmt, va_list args)
+{
+}
+
+static void trace_log(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
+
+static void trace_log(const char *fmt, va_list args)
+{
+	fputs("wayland: ", stderr);
+	vfprintf(stderr, fmt, args);
+}
+
+static int count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int count = 0;
+
+	if (!dir)
+		die("opendir /proc/self/fd: %s", strerror(errno));
+	while ((entry = readdir(dir)))
+		count += entry->d_name[0] != '.';
+	closedir(dir);
+	return count;
+}
+
+static bool input_empty(const struct input *in)
+{
+	return in->pos >= in->size;
+}
+
+/* Past the end of the input every byte reads as zero. */
+static uint8_t take_u8(struct input *in)
+{
+	return in->pos < in->size ? in->data[in->pos++] : 0;
+}
+
+static uint32_t take_u32(struct input *in)
+{
+	uint32_t value = 0;
+
+	for (int i = 0; i < 4; i++)
+		value |= (uint32_t)take_u8(in) << (8 * i);
+	return value;
+}
+
+/* Objects */
+
+static struct object *find_object(struct slot *slot, uint32_t id)
+{
+	for (size_t i = 0; i < slot->n_objects; i++) {
+		if (slot->objects[i].id == id)
+			return &slot->objects[i];
+	}
+	return NULL;
+}
+
+static void add_object(struct slot *slot, uint32_t id, const struct wl_interface *iface)
+{
+	if (slot->n_objects < MAX_OBJECTS)
+		slot->objects[slot->n_objects++] = (struct object){ .id = id, .iface = iface };
+}
+
+static void remove_object(struct slot *slot, uint32_t id)
+{
+	struct object *object = find_object(slot, id);
+	size_t index;
+
+	if (!object)
+		return;
+	index = (size_t)(object - slot->objects);
+	memmove(object, object + 1, (slot->n_objects - index - 1) * sizeof(*object));
+	slot->n_objects--;
+}
+
+static bool object_matches(const struct object *object, const struct wl_interface *iface)
+{
+	if (object->zombie)
+		return false;
+	return iface ? object->iface == iface : object->iface->method_count > 0;
+}
+
+/*
+ * The pick-th live object (modulo their number) whose interface is iface, or
+ * of any interface with requests if iface is NULL. In creation order, which
+ * the seed generator mirrors.
+ */
+static struct object *pick_object(struct slot *slot, const struct wl_interface *iface,
+	uint32_t pick)
+{
+	size_t count = 0, seen = 0;
+
+	for (size_t i = 0; i < slot->n_objects; i++)
+		count += object_matches(&slot->objects[i], iface);
+	for (size_t i = 0; count > 0 && i < slot->n_objects; i++) {
+		if (object_matches(&slot->objects[i], iface) && seen++ == pick % count)
+			return &slot->objects[i];
+	}
+	return NULL;
+}
+
+static const struct wl_interface *bindable_by_name(const char *name)
+{
+	for (size_t i = 0; i < BINDABLE_LEN; i++) {
+		if (strcmp(bindable[i]->name, name) == 0)
+			return bindable[i];
+	}
+	return NULL;
+}
+
+/* fds */
+
+static void close_fds(int *fds, size_t *count)
+{
+	for (size_t i = 0; i < *count; i++)
+		close(fds[i]);
+	*count = 0;
+}
+
+static int make_memfd(off_t size, bool seal)
+{
+	int fd = memfd_create("fuzz-server", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, size) < 0)
+		die("memfd of %lld bytes: %s", (long long)size, strerror(errno));
+	if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		die("sealing a memfd: %s", strerror(errno));
+	return fd;
+}
+
+static int open_checked(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open_checked(path, flags);
+}
+
+static int make_eventfd(unsigned count)
+{
+	int fd = eventfd(count, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		die("eventfd: %s", strerror(errno));
+	return fd;
+}
+
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		die("signaling an eventfd: %s", strerror(errno));
+}
+
+static void pool_init(struct fuzz *fuzz)
+{
+	int pipe_fds[2];
+
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		die("pipe2: %s", strerror(errno));
+	close(pipe_fds[1]);
+	fuzz->fds[POOL_SEALED] = make_memfd(1 << 20, true);
+	fuzz->fds[POOL_UNSEALED] = make_memfd(64 << 10, false);
+	fuzz->fds[POOL_SEALED_SMALL] = make_memfd(4096, true);
+	fuzz->fds[POOL_PIPE] = pipe_fds[0];
+	fuzz->fds[POOL_DEVNULL] = open_checked("/dev/null", O_RDWR);
+	fuzz->fds[POOL_READ_ONLY] = reopen(fuzz->fds[POOL_SEALED], O_RDONLY);
+	fuzz->fds[POOL_WRITE_ONLY] = reopen(fuzz->fds[POOL_SEALED_SMALL], O_WRONLY);
+	fuzz->fds[POOL_EVENTFD] = make_eventfd(0);
+	fuzz->fds[POOL_EVENTFD_SIGNALED] = make_eventfd(1);
+	fuzz->n_fds = POOL_FIXED;
+}
+
+/* Keeps an fd the broker sent, to pass back in later requests, or closes it. */
+static void keep_fd(struct fuzz *fuzz, int fd)
+{
+	if (fuzz->n_fds < sizeof(fuzz->fds) / sizeof(fuzz->fds[0]))
+		fuzz->fds[fuzz->n_fds++] = fd;
+	else
+		close(fd);
+}
+
+/* Wire messages */
+
+/* The header's second word, size and opcode, is written by message_end. */
+static void message_begin(struct message *msg, uint32_t id, uint32_t opcode)
+{
+	msg->opcode = opcode;
+	msg->n_fds = 0;
+	msg->overflow = false;
+	memcpy(msg->data, &id, sizeof(id));
+	msg->len = 8;
+}
+
+static void message_u32(struct message *msg, uint32_t value)
+{
+	if (msg->len + sizeof(value) > sizeof(msg->data)) {
+		msg->overflow = true;
+		return;
+	}
+	memcpy(msg->data + msg->len, &value, sizeof(value));
+	msg->len += sizeof(value);
+}
+
+/* A string or array: its length, then the bytes padded to 32 bits. */
+static void message_bytes(struct message *msg, const void *bytes, uint32_t len)
+{
+	uint32_t padded = (len + 3) & ~3u;
+
+	message_u32(msg, len);
+	if (msg->overflow || msg->len + padded > sizeof(msg->data)) {
+		msg->overflow = true;
+		return;
+	}
+	memset(msg->data + msg->len, 0, padded);
+	memcpy(msg->data + msg->len, bytes, len);
+	msg->len += padded;
+}
+
+static void message_string(struct message *msg, const char *string)
+{
+	if (string)
+		message_bytes(msg, string, (uint32_t)strlen(string) + 1);
+	else
+		message_u32(msg, 0);
+}
+
+static void message_fd(struct message *msg, int fd)
+{
+	if (msg->n_fds == MAX_MSG_FDS)
+		msg->overflow = true;
+	else
+		msg->fds[msg->n_fds++] = fd;
+}
+
+static void message_end(struct message *msg)
+{
+	uint32_t size_opcode = (uint32_t)msg->len << 16 | (msg->opcode & 0xffff);
+
+	memcpy(msg->data + 4, &size_opcode, sizeof(size_opcode));
+}
+
+/* The server and the client sockets */
+
+static void slot_reset(struct slot *slot);
+static void parse_events(struct slot *slot);
+
+static size_t readable_bytes(int fd)
+{
+	int count = 0;
+
+	return ioctl(fd, FIONREAD, &count) == 0 && count > 0 ? (size_t)count : 0;
+}
+
+static void queue_received_fds(struct slot *slot, struct msghdr *hdr)
+{
+	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(hdr); cmsg; cmsg = CMSG_NXTHDR(hdr, cmsg)) {
+		size_t count;
+
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(fd));
+			if (slot->n_in_fds < MAX_IN_FDS)
+				slot->in_fds[slot->n_in_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* Reads whatever the server sent the client, and handles each complete event. */
+static void drain(struct slot *slot)
+{
+	while (slot->fd >= 0 && slot->in_len < IN_SIZE) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
+		} control;
+		struct iovec iov = {
+			.iov_base = slot->in + slot->in_len,
+			.iov_len = IN_SIZE - slot->in_len,
+		};
+		struct msghdr hdr = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+		};
+		ssize_t len = recvmsg(slot->fd, &hdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			break;
+		queue_received_fds(slot, &hdr);
+		slot->in_len += (size_t)len;
+		if (slot->raw) {
+			slot->in_len = 0;
+			close_fds(slot->in_fds, &slot->n_in_fds);
+		} else {
+			parse_events(slot);
+		}
+	}
+}
+
+/*
+ * Dispatches the server until it has read everything the clients sent, and
+ * drains the clients. Clients that the server destroyed meanwhile (after a
+ * protocol error, say) are disconnected.
+ */
+static void pump(struct fuzz *fuzz)
+{
+	for (int round = 0; round < MAX_PUMPS; round++) {
+		bool more = false;
+
+		wl_event_loop_dispatch(fuzz->loop, 0);
+		wl_display_flush_clients(fuzz->display);
+		for (int i = 0; i < MAX_SLOTS; i++) {
+			struct slot *slot = &fuzz->slots[i];
+
+			drain(slot);
+			if (slot->wl_client)
+				more |= readable_bytes(wl_client_get_fd(slot->wl_client)) > 0;
+		}
+		if (!more)
+			break;
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (fuzz->slots[i].fd >= 0 && !fuzz->slots[i].wl_client)
+			slot_reset(&fuzz->slots[i]);
+	}
+}
+
+/* Writes the client's pending requests; the server reads them at the next pump. */
+static bool send_out(struct slot *slot)
+{
+	size_t sent = 0;
+	int retries = 0;
+
+	while (slot->fd >= 0 && sent < slot->out_len) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * MAX_OUT_FDS)];
+		} control;
+		struct iovec iov = {
+			.iov_base = slot->out + sent,
+			.iov_len = slot->out_len - sent,
+		};
+		struct msghdr hdr = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t len;
+
+		/* The fds ride with the first byte of the batch. */
+		if (sent == 0 && slot->n_out_fds > 0) {
+			struct cmsghdr *cmsg;
+
+			memset(&control, 0, sizeof(control));
+			hdr.msg_control = control.buf;
+			hdr.msg_controllen = CMSG_SPACE(sizeof(int) * slot->n_out_fds);
+			cmsg = CMSG_FIRSTHDR(&hdr);
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_RIGHTS;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int) * slot->n_out_fds);
+			memcpy(CMSG_DATA(cmsg), slot->out_fds, sizeof(int) * slot->n_out_fds);
+		}
+		len = sendmsg(slot->fd, &hdr, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (len > 0) {
+			sent += (size_t)len;
+		} else if (len < 0 && errno == EAGAIN && retries++ < MAX_SEND_RETRIES) {
+			pump(slot->fuzz);
+		} else if (!(len < 0 && errno == EINTR)) {
+			break; /* the server end is gone */
+		}
+	}
+	slot->out_len = 0;
+	slot->n_out_fds = 0;
+	return slot->fd >= 0;
+}
+
+static bool commit(struct slot *slot, const struct message *msg)
+{
+	if (msg->overflow || slot->fd < 0)
+		return false;
+	if (slot->out_len + msg->len > OUT_SIZE || slot->n_out_fds + msg->n_fds > MAX_OUT_FDS) {
+		if (!send_out(slot))
+			return false;
+	}
+	memcpy(slot->out + slot->out_len, msg->data, msg->len);
+	slot->out_len += msg->len;
+	memcpy(slot->out_fds + slot->n_out_fds, msg->fds, msg->n_fds * sizeof(int));
+	slot->n_out_fds += msg->n_fds;
+	return true;
+}
+
+static void flush(struct fuzz *fuzz)
+{
+	for (int i = 0; i < MAX_SLOTS; i++)
+		send_out(&fuzz->slots[i]);
+	pump(fuzz);
+}
+
+/* Events, and the promises the protocol makes about them */
+
+struct event_arg {
+	uint32_t u;
+	const char *s; /* NULL for a null string */
+	uint32_t len; /* of s or of an array, with the terminating NUL */
+	int fd;
+};
+
+static void check_token(const char *token, uint32_t len)
+{
+	bool ok = token && len == TOKEN_LEN + 1;
+
+	for (uint32_t i = 0; ok && i < TOKEN_LEN; i++)
+		ok = (token[i] >= '0' && token[i] <= '9') || (token[i] >= 'a' && token[i] <= 'f');
+	if (!ok)
+		die("dmabroker_token_v1.token is not 32 lowercase hex digits: \"%.*s\"",
+			token ? (int)len : 6, token ? token : "(null)");
+}
+
+static void add_token(struct fuzz *fuzz, const char *token)
+{
+	if (fuzz->n_tokens < MAX_TOKENS)
+		memcpy(fuzz->tokens[fuzz->n_tokens++], token, TOKEN_LEN + 1);
+}
+
+static void check_mapped(const struct event_arg *args)
+{
+	int fd = args[0].fd;
+	uint32_t offset = args[1].u, size = args[2].u, flags = args[4].u;
+	off_t end = lseek(fd, 0, SEEK_END);
+
+	if (end < 0 || (uint64_t)offset + size > (uint64_t)end)
+		die("mapped: offset %u + size %u is beyond the fd's %lld bytes", offset, size,
+			(long long)end);
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		die("mapped: the fd does not seek back to 0: %s", strerror(errno));
+	if ((flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY) &&
+			(fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
+		die("mapped: flags say read_only but the fd is open for writing");
+}
+
+static uint32_t bytes_per_pixel(uint32_t format)
+{
+	return format == DRM_FORMAT_RGB565 ? 2 : 4;
+}
+
+static void check_info(uint32_t id, const struct event_arg *args)
+{
+	uint32_t width = args[0].u, height = args[1].u, format = args[2].u, stride = args[3].u;
+	uint64_t size = (uint64_t)args[4].u << 32 | args[5].u;
+	uint32_t access = args[6].u;
+
+	if ((uint64_t)stride < (uint64_t)width * bytes_per_pixel(format) ||
+			size < (uint64_t)stride * height)
+		die("dmabroker_buffer_v1@%u.info: %ux%u stride %u size %llu does not hold the rows",
+			id, width, height, stride, (unsigned long long)size);
+	if (access != DMABROKER_BUFFER_V1_ACCESS_READ &&
+			access != DMABROKER_BUFFER_V1_ACCESS_READ_WRITE)
+		die("dmabroker_buffer_v1@%u.info: access %u", id, access);
+}
+
+static void check_limits(const struct fuzz *fuzz, const struct event_arg *args)
+{
+	const struct dmab_server_options *o = &fuzz->options;
+	uint64_t max_bytes = (uint64_t)args[2].u << 32 | args[3].u;
+
+	if (args[0].u != o->max_width || args[1].u != o->max_height ||
+			max_bytes != o->quota.max_bytes || args[4].u != o->quota.max_buffers ||
+			args[5].u != o->quota.max_attachments || args[6].u != o->quota.max_tokens)
+		die("limits(%u, %u, %llu, %u, %u, %u) differ from the server's options", args[0].u,
+			args[1].u, (unsigned long long)max_bytes, args[4].u, args[5].u, args[6].u);
+}
+
+static void handle_event(struct slot *slot, struct object *object, uint32_t opcode,
+	struct event_arg *args)
+{
+	const struct wl_interface *iface = object->iface;
+
+	/* dmabroker's failed events carry a reason; linux-dmabuf's carry nothing. */
+	if (strcmp(iface->events[opcode].name, "failed") == 0 &&
+			strcmp(iface->events[opcode].signature, "us") == 0 &&
+			args[0].u > DMABROKER_MANAGER_V1_REASON_PERMISSION_DENIED)
+		die("%s@%u.failed: reason %u is not in the enum", iface->name, object->id,
+			args[0].u);
+
+	if (iface == &wl_display_interface && opcode == WL_DISPLAY_DELETE_ID) {
+		remove_object(slot, args[0].u);
+	} else if (iface == &wl_registry_interface && opcode == WL_REGISTRY_GLOBAL) {
+		if (args[1].s && strcmp(args[1].s, dmabroker_manager_v1_interface.name) == 0)
+			slot->manager_name = args[0].u;
+		if (args[1].s && strcmp(args[1].s, zwp_linux_dmabuf_v1_interface.name) == 0)
+			slot->linux_dmabuf_name = args[0].u;
+	} else if (iface == &dmabroker_token_v1_interface &&
+			opcode == DMABROKER_TOKEN_V1_TOKEN) {
+		check_token(args[0].s, args[0].len);
+		add_token(slot->fuzz, args[0].s);
+	} else if (iface == &dmabroker_attachment_v1_interface &&
+			opcode == DMABROKER_ATTACHMENT_V1_MAPPED) {
+		check_mapped(args);
+	} else if (iface == &dmabroker_buffer_v1_interface && opcode == DMABROKER_BUFFER_V1_INFO) {
+		check_info(object->id, args);
+	} else if (iface == &dmabroker_manager_v1_interface &&
+			opcode == DMABROKER_MANAGER_V1_LIMITS) {
+		check_limits(slot->fuzz, args);
+	} else if (iface == &dmabroker_fence_v1_interface && opcode == DMABROKER_FENCE_V1_FD &&
+			args[1].u > DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE) {
+		die("dmabroker_fence_v1@%u.fd: type %u is not in the enum", object->id, args[1].u);
+	}
+}
+
+/*
+ * Splits a message into its arguments, taking its fds from the front of a
+ * queue; false if it does not fit its signature.
+ */
+static bool parse_args(int *fds, size_t *n_fds, const char *signature, const uint8_t *p,
+	const uint8_t *end, struct event_arg *args, size_t *n_args)
+{
+	for (const char *c = signature; *c; c++) {
+		struct event_arg *arg = &args[*n_args];
+		uint32_t padded;
+
+		if ((*c >= '0' && *c <= '9') || *c == '?')
+			continue;
+		if (*n_args == MAX_EVENT_ARGS)
+			return false;
+		*arg = (struct event_arg){ .fd = -1 };
+		(*n_args)++;
+		if (*c == 'h') {
+			if (*n_fds == 0)
+				die("a message has an fd argument but no fd came with it");
+			arg->fd = fds[0];
+			memmove(fds, fds + 1, --*n_fds * sizeof(int));
+			continue;
+		}
+		if (end - p < 4)
+			return false;
+		memcpy(&arg->u, p, sizeof(arg->u));
+		p += 4;
+		if (*c != 's' && *c != 'a')
+			continue;
+		arg->len = arg->u;
+		padded = (arg->len + 3) & ~3u;
+		if ((size_t)(end - p) < padded)
+			return false;
+		if (*c == 's' && arg->len > 0) {
+			if (p[arg->len - 1] != '\0')
+				return false;
+			arg->s = (const char *)p;
+		}
+		p += padded;
+	}
+	return true;
+}
+
+static void trace_message(struct slot *slot, const char *direction,
+	const struct wl_interface *iface, uint32_t id, const struct wl_message *message,
+	const struct event_arg *args, size_t n_args)
+{
+	size_t i = 0;
+
+	fprintf(stderr, "client %d %s %s@%u.%s(", (int)(slot - slot->fuzz->slots), direction,
+		iface->name, id, message->name);
+	for (const char *c = message->signature; *c; c++) {
+		if ((*c >= '0' && *c <= '9') || *c == '?')
+			continue;
+		if (i == n_args)
+			break;
+		fputs(i ? ", " : "", stderr);
+		if (*c == 'h')
+			fprintf(stderr, "fd %d", args[i].fd);
+		else if (*c == 's' && args[i].s)
+			fprintf(stderr, "\"%s\"", args[i].s);
+		else if (*c == 's')
+			fputs("null", stderr);
+		else if (*c == 'a')
+			fprintf(stderr, "array[%u]", args[i].len);
+		else
+			fprintf(stderr, "%u", args[i].u);
+		i++;
+	}
+	fputs(")\n", stderr);
+}
+
+/* Objects the server created, such as the wl_buffer of zwp_linux_buffer_params_v1.created. */
+static void add_event_objects(struct slot *slot, const struct wl_message *event,
+	const struct event_arg *args)
+{
+	size_t i = 0;
+
+	for (const char *c = event->signature; *c; c++) {
+		if ((*c >= '0' && *c <= '9') || *c == '?')
+			continue;
+		if (*c == 'n')
+			add_object(slot, args[i].u, event->types[i]);
+		i++;
+	}
+}
+
+static void dispatch_event(struct slot *slot, uint32_t id, uint32_t opcode,
+	const uint8_t *payload, size_t len)
+{
+	struct object *object = find_object(slot, id);
+	struct event_arg args[MAX_EVENT_ARGS];
+	size_t n_args = 0;
+
+	if (!object)
+		die("an event for object %u, which the client does not have", id);
+	if (opcode >= (uint32_t)object->iface->event_count)
+		die("event opcode %u of %s@%u is out of range", opcode, object->iface->name, id);
+	if (!parse_args(slot->in_fds, &slot->n_in_fds, object->iface->events[opcode].signature,
+			payload, payload + len, args, &n_args))
+		die("%s@%u.%s does not match its signature", object->iface->name, id,
+			object->iface->events[opcode].name);
+	if (trace)
+		trace_message(slot, "<-", object->iface, id, &object->iface->events[opcode],
+			args, n_args);
+	handle_event(slot, object, opcode, args);
+	add_event_objects(slot, &object->iface->events[opcode], args);
+	/* The handlers borrow the fds; the broker's are kept for later requests. */
+	for (size_t i = 0; i < n_args; i++) {
+		if (args[i].fd >= 0)
+			keep_fd(slot->fuzz, args[i].fd);
+	}
+}
+
+static void parse_events(struct slot *slot)
+{
+	size_t pos = 0;
+
+	while (slot->in_len - pos >= 8) {
+		uint32_t id, size_opcode, size;
+
+		memcpy(&id, slot->in + pos, sizeof(id));
+		memcpy(&size_opcode, slot->in + pos + 4, sizeof(size_opcode));
+		size = size_opcode >> 16;
+		if (size < 8 || size % 4 != 0)
+			die("the server sent a malformed event header: size %u", size);
+		if (slot->in_len - pos < size)
+			break;
+		dispatch_event(slot, id, size_opcode & 0xffff, slot->in + pos + 8, size - 8);
+		pos += size;
+	}
+	memmove(slot->in, slot->in + pos, slot->in_len - pos);
+	slot->in_len -= pos;
+}
+
+/* Connections */
+
+static void handle_client_destroy(struct wl_listener *listener, void *data)
+{
+	struct slot *slot = wl_container_of(listener, slot, client_destroy);
+
+	slot->wl_client = NULL;
+}
+
+static void slot_reset(struct slot *slot)
+{
+	if (slot->wl_client) {
+		wl_client_destroy(slot->wl_client);
+		slot->wl_client = NULL;
+	}
+	if (slot->fd >= 0)
+		close(slot->fd);
+	slot->fd = -1;
+	close_fds(slot->in_fds, &slot->n_in_fds);
+	slot->n_objects = 0;
+	slot->out_len = 0;
+	slot->n_out_fds = 0;
+	slot->in_len = 0;
+	slot->manager_name = 0;
+	slot->linux_dmabuf_name = 0;
+	slot->raw = false;
+}
+
+/* Server headers have no request opcodes: the generated tables do. */
+static uint32_t method_opcode(const struct wl_interface *iface, const char *name)
+{
+	for (int i = 0; i < iface->method_count; i++) {
+		if (strcmp(iface->methods[i].name, name) == 0)
+			return (uint32_t)i;
+	}
+	die("%s has no request %s", iface->name, name);
+}
+
+/* Sends a request of the prologue, which the input does not choose. */
+static void send_new_id(struct slot *slot, struct message *msg,
+	const struct wl_interface *iface)
+{
+	uint32_t id = slot->next_id++;
+
+	message_u32(msg, id);
+	message_end(msg);
+	if (commit(slot, msg))
+		add_object(slot, id, iface);
+	flush(slot->fuzz);
+}
+
+static void bind_global(struct slot *slot, uint32_t name, const struct wl_interface *iface,
+	uint32_t version)
+{
+	struct message msg;
+
+	message_begin(&msg, 2, method_opcode(&wl_registry_interface, "bind"));
+	message_u32(&msg, name);
+	message_string(&msg, iface->name);
+	message_u32(&msg, version);
+	send_new_id(slot, &msg, iface);
+}
+
+/*
+ * Connects a client: wl_display is 1, the registry 2, and the globals, bound
+ * by the names the registry announced: the manager 3 and linux-dmabuf 4.
+ * Requests of the input start at 5.
+ */
+static bool slot_connect(struct slot *slot)
+{
+	struct fuzz *fuzz = slot->fuzz;
+	struct message msg;
+	int fds[2];
+
+	if (fuzz->connects >= MAX_CONNECTS)
+		return false;
+	fuzz->connects++;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+		die("socketpair: %s", strerror(errno));
+	slot->wl_client = wl_client_create(fuzz->display, fds[1]);
+	if (!slot->wl_client)
+		die("wl_client_create: %s", strerror(errno));
+	slot->client_destroy.notify = handle_client_destroy;
+	wl_client_add_destroy_listener(slot->wl_client, &slot->client_destroy);
+	slot->fd = fds[0];
+	slot->next_id = 1;
+	add_object(slot, slot->next_id++, &wl_display_interface);
+
+	message_begin(&msg, 1, method_opcode(&wl_display_interface, "get_registry"));
+	send_new_id(slot, &msg, &wl_registry_interface);
+	/* Once the fuzzer destroyed the server, there are no globals left. */
+	if (slot->manager_name && slot->linux_dmabuf_name) {
+		bind_global(slot, slot->manager_name, &dmabroker_manager_v1_interface, 1);
+		bind_global(slot, slot->linux_dmabuf_name, &zwp_linux_dmabuf_v1_interface, 3);
+	}
+	return slot->fd >= 0;
+}
+
+/* The structured generator */
+
+static uint32_t gen_uint(struct input *in)
+{
+	uint8_t pick = take_u8(in);
+
+	return pick < 0xc0 ? uint_dict[pick % UINT_DICT_LEN] : take_u32(in);
+}
+
+/* Returns the string to send (NULL for a null string); buf holds made-up ones. */
+static const char *gen_string(struct fuzz *fuzz, struct input *in, char *buf,
+	size_t buf_size)
+{
+	uint8_t pick = take_u8(in);
+	unsigned param = pick >> 3;
+	size_t len;
+
+	switch (pick & 7) {
+	case 0:
+		return NULL;
+	case 1:
+		return fuzz->n_tokens ? fuzz->tokens[param % fuzz->n_tokens] : "";
+	case 2:
+		len = take_u8(in) % MAX_STRING;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (char)take_u8(in);
+		buf[len] = '\0';
+		return buf;
+	case 3: /* one byte too long for a name */
+	case 4: /* the longest name */
+		len = (pick & 7) == 3 ? 64 : 63;
+		memset(buf, 'n', len);
+		buf[len] = '\0';
+		return buf;
+	case 5:
+		return bindable[param % BINDABLE_LEN]->name;
+	case 6: /* well formed, but no buffer has it */
+		snprintf(buf, buf_size, "%032x", param);
+		return buf;
+	default:
+		return "";
+	}
+}
+
+static uint32_t gen_object(struct slot *slot, struct input *in, const struct wl_interface *iface)
+{
+	uint8_t pick = take_u8(in);
+	struct object *object = NULL;
+
+	if (pick >= 0xf0)
+		return pick == 0xff ? take_u32(in) : 0;
+	if (pick < 0xc0 && iface)
+		object = pick_object(slot, iface, pick);
+	if (!object)
+		object = pick_object(slot, NULL, pick);
+	return object ? object->id : 0;
+}
+
+/* Mostly the id the server expects next; else one in use, or any (a freed one is valid). */
+static uint32_t gen_new_id(struct slot *slot, struct input *in)
+{
+	uint8_t pick = take_u8(in);
+	struct object *object;
+
+	if (pick < 0xf0)
+		return slot->next_id;
+	if (pick == 0xff)
+		return take_u32(in);
+	object = pick_object(slot, NULL, pick - 0xf0u);
+	return object ? object->id : 0;
+}
+
+static void trace_request(struct slot *slot, const struct wl_interface *iface,
+	const struct wl_message *method, const struct message *msg)
+{
+	struct event_arg args[MAX_EVENT_ARGS];
+	int fds[MAX_MSG_FDS];
+	size_t n_fds = msg->n_fds, n_args = 0;
+	uint32_t id;
+
+	memcpy(fds, msg->fds, sizeof(fds));
+	memcpy(&id, msg->data, sizeof(id));
+	if (parse_args(fds, &n_fds, method->signature, msg->data + 8, msg->data + msg->len,
+			args, &n_args))
+		trace_message(slot, "->", iface, id, method, args, n_args);
+}
+
+static bool is_destructor(const struct wl_message *method)
+{
+	return strcmp(method->name, "destroy") == 0 || strcmp(method->name, "revoke") == 0;
+}
+
+/* The untyped new_id of wl_registry.bind names its interface in the string before it. */
+static void gen_request(struct slot *slot, struct input *in)
+{
+	struct fuzz *fuzz = slot->fuzz;
+	struct object *target = pick_object(slot, NULL, take_u8(in));
+	const struct wl_interface *new_iface = NULL, *named = NULL;
+	const struct wl_message *method;
+	uint32_t opcode, target_id, new_id = 0;
+	bool has_new_id = false;
+	char string_buf[MAX_STRING + 1];
+	struct message msg;
+	int type = 0;
+
+	if (!target)
+		return;
+	target_id = target->id;
+	opcode = take_u8(in) % (uint32_t)target->iface->method_count;
+	method = &target->iface->methods[opcode];
+	message_begin(&msg, target_id, opcode);
+	for (const char *c = method->signature; *c; c++) {
+		const struct wl_interface *arg_iface;
+
+		if ((*c >= '0' && *c <= '9') || *c == '?')
+			continue;
+		arg_iface = method->types[type++];
+		switch (*c) {
+		case 'i':
+		case 'u':
+			message_u32(&msg, gen_uint(in));
+			break;
+		case 'f':
+			message_u32(&msg, take_u32(in));
+			break;
+		case 's': {
+			const char *string = gen_string(fuzz, in, string_buf, sizeof(string_buf));
+
+			named = string ? bindable_by_name(string) : NULL;
+			message_string(&msg, string);
+			break;
+		}
+		case 'o':
+			message_u32(&msg, gen_object(slot, in, arg_iface));
+			break;
+		case 'n':
+			if (slot->n_objects == MAX_OBJECTS)
+				return;
+			new_id = gen_new_id(slot, in);
+			new_iface = arg_iface ? arg_iface : named;
+			has_new_id = true;
+			message_u32(&msg, new_id);
+			break;
+		case 'a': {
+			uint8_t bytes[MAX_ARRAY];
+			uint32_t len = take_u8(in) % MAX_ARRAY;
+
+			for (uint32_t i = 0; i < len; i++)
+				bytes[i] = take_u8(in);
+			message_bytes(&msg, bytes, len);
+			break;
+		}
+		case 'h':
+			message_fd(&msg, fuzz->fds[take_u8(in) % fuzz->n_fds]);
+			break;
+		default:
+			die("%s.%s: unknown signature character '%c'", target->iface->name,
+				method->name, *c);
+		}
+	}
+	message_end(&msg);
+	if (trace)
+		trace_request(slot, target->iface, method, &msg);
+	if (!commit(slot, &msg))
+		return;
+	/*
+	 * commit may have pumped: look the target up again. The server confirms
+	 * the destruction of the objects the client made with delete_id, and of
+	 * its own with nothing.
+	 */
+	if (is_destructor(method) && target_id >= SERVER_ID_START)
+		remove_object(slot, target_id);
+	else if (is_destructor(method) && (target = find_object(slot, target_id)))
+		target->zombie = true;
+	/*
+	 * Tracked whatever the id: if the server refuses it the client is gone
+	 * anyway, and if it accepts it (a freed id) its events must be understood.
+	 */
+	if (has_new_id && new_id != 0) {
+		if (new_id == slot->next_id)
+			slot->next_id++;
+		add_object(slot, new_id, new_iface ? new_iface : &wl_callback_interface);
+	}
+}
+
+/* Compositor reads through the server API */
+
+static void handle_read_ready(struct dmab_server_read *read, void *data)
+{
+	struct read_record *record = data;
+
+	if (!dmab_server_read_is_ready(read))
+		die("the ready callback ran for a read that is not ready");
+	if (trace)
+		fprintf(stderr, "compositor: read ready\n");
+	record->ready = true;
+}
+
+static struct read_record *pick_read(struct fuzz *fuzz, uint8_t pick)
+{
+	size_t count = 0, seen = 0;
+
+	for (size_t i = 0; i < MAX_READS; i++)
+		count += fuzz->reads[i].read != NULL;
+	for (size_t i = 0; count && i < MAX_READS; i++) {
+		if (fuzz->reads[i].read && seen++ == pick % count)
+			return &fuzz->reads[i];
+	}
+	return NULL;
+}
+
+static void read_begin(struct slot *slot, uint8_t pick)
+{
+	struct fuzz *fuzz = slot->fuzz;
+	struct read_record *record = NULL;
+	struct dmab_server_buffer *buffer;
+	struct wl_resource *resource;
+	struct dmab_pixels layout;
+	struct object *object;
+
+	flush(fuzz);
+	/* Mostly a wl_buffer; else any object, which the API must refuse. */
+	object = pick_object(slot, pick < 0xc0 ? &wl_buffer_interface : NULL, pick);
+	if (!object || !slot->wl_client)
+		return;
+	for (size_t i = 0; i < MAX_READS && !record; i++) {
+		if (!fuzz->reads[i].read)
+			record = &fuzz->reads[i];
+	}
+	resource = wl_client_get_object(slot->wl_client, object->id);
+	if (!record || !resource)
+		return;
+	buffer = dmab_server_buffer_from_wl_buffer(resource);
+	if (dmab_server_is_wl_buffer(resource) != (object->iface == &wl_buffer_interface))
+		die("dmab_server_is_wl_buffer(%s@%u) is wrong", object->iface->name, object->id);
+	if (buffer && object->iface != &wl_buffer_interface)
+		die("dmab_server_buffer_from_wl_buffer accepted %s@%u", object->iface->name,
+			object->id);
+	if (!buffer)
+		return;
+	dmab_server_buffer_get_layout(buffer, &layout);
+	if (layout.width == 0 || layout.height == 0 || layout.stride == 0)
+		die("a live wl_buffer has an empty layout: %ux%u stride %u", layout.width,
+			layout.height, layout.stride);
+	record->ready = false;
+	record->read = dmab_server_read_begin(buffer, handle_read_ready, record);
+	if (trace)
+		fprintf(stderr, "compositor: read of wl_buffer@%u: %s\n", object->id,
+			!record->read ? strerror(errno) : record->ready ? "ready" : "waiting");
+	flush(fuzz);
+}
+
+/* Touches the first and last byte of every row: the mapping must cover them. */
+static void read_pixels(struct read_record *record)
+{
+	struct dmab_pixels pixels;
+	const volatile uint8_t *row;
+	uint32_t row_bytes;
+	uint8_t sum = 0;
+
+	if (!record || !dmab_server_read_is_ready(record->read))
+		return;
+	dmab_server_read_get_pixels(record->read, &pixels);
+	if (trace)
+		fprintf(stderr, "compositor: pixels %ux%u stride %u\n", pixels.width,
+			pixels.height, pixels.stride);
+	if (!pixels.data || pixels.width == 0 || pixels.height == 0)
+		die("a ready read has no pixels: %p, %ux%u", pixels.data, pixels.width,
+			pixels.height);
+	row_bytes = pixels.width * bytes_per_pixel(pixels.format);
+	if (pixels.stride < row_bytes)
+		die("stride %u is smaller than a row of %u bytes", pixels.stride, row_bytes);
+	for (uint32_t y = 0; y < pixels.height; y++) {
+		row = (const volatile uint8_t *)pixels.data + (size_t)y * pixels.stride;
+		sum = (uint8_t)(sum + row[0] + row[row_bytes - 1]);
+	}
+	(void)sum;
+}
+
+static void read_end(struct read_record *record)
+{
+	if (!record)
+		return;
+	if (trace)
+		fprintf(stderr, "compositor: read ended\n");
+	dmab_server_read_end(record->read);
+	record->read = NULL;
+	record->ready = false;
+}
+
+static void reads_end(struct fuzz *fuzz)
+{
+	for (size_t i = 0; i < MAX_READS; i++) {
+		if (fuzz->reads[i].read)
+			read_end(&fuzz->reads[i]);
+	}
+}
+
+static void server_destroy(struct fuzz *fuzz)
+{
+	dmab_server_destroy(fuzz->server);
+	fuzz->server = NULL;
+}
+
+static void run_structured(struct fuzz *fuzz, struct input *in)
+{
+	while (!input_empty(in)) {
+		uint8_t op = take_u8(in);
+		struct slot *slot = &fuzz->slots[(op >> 4) & 1];
+
+		switch (op & 0x0f) {
+		case OP_FLUSH:
+			flush(fuzz);
+			break;
+		case OP_READ_BEGIN:
+			read_begin(slot, take_u8(in));
+			break;
+		case OP_READ_END:
+			read_end(pick_read(fuzz, take_u8(in)));
+			break;
+		case OP_READ_PIXELS:
+			read_pixels(pick_read(fuzz, take_u8(in)));
+			break;
+		case OP_DISCONNECT:
+			send_out(slot);
+			if (slot->fd >= 0) {
+				close(slot->fd);
+				slot->fd = -1;
+			}
+			pump(fuzz);
+			slot_reset(slot);
+			break;
+		case OP_SERVER:
+			if (op == 0xff && fuzz->server)
+				server_destroy(fuzz);
+			else if (op == 0xef)
+				signal_eventfd(fuzz->fds[POOL_EVENTFD]);
+			flush(fuzz);
+			break;
+		default:
+			if (slot->fd < 0 && !slot_connect(slot))
+				break;
+			gen_request(slot, in);
+			break;
+		}
+	}
+	flush(fuzz);
+}
+
+static void run_raw(struct fuzz *fuzz, struct input *in)
+{
+	struct slot *slot = &fuzz->slots[0];
+	size_t n_fds = take_u8(in) % 5;
+
+	if (!slot_connect(slot))
+		return;
+	slot->raw = true;
+	memcpy(slot->out_fds, fuzz->fds, n_fds * sizeof(int));
+	slot->n_out_fds = n_fds;
+	do {
+		size_t len = in->size - in->pos;
+
+		if (len > OUT_SIZE)
+			len = OUT_SIZE;
+		memcpy(slot->out, in->data + in->pos, len);
+		slot->out_len = len;
+		in->pos += len;
+		flush(fuzz);
+	} while (!input_empty(in) && slot->fd >= 0);
+}
+
+/* $DMAB_TEST_ALLOCATOR, like every test tier, so that the kernel tier can run the corpus too. */
+static const char *test_allocator(void)
+{
+	const char *allocator = getenv("DMAB_TEST_ALLOCATOR");
+
+	return allocator && allocator[0] ? allocator : "memfd";
+}
+
+static void fuzz_init(struct fuzz *fuzz)
+{
+	const struct dmab_server_options options = {
+		.allocator = test_allocator(),
+		.quota = {
+			.max_bytes = 1 << 20,
+			.max_buffers = 8,
+			.max_attachments = 16,
+			.max_tokens = 4,
+		},
+		/* Wide enough that a buffer can exceed the byte limit, small enough to be cheap. */
+		.max_width = 1024,
+		.max_height = 512,
+		.linux_dmabuf = true,
+	};
+
+	*fuzz = (struct fuzz){ .options = options };
+	fuzz->display = wl_display_create();
+	if (!fuzz->display)
+		die("wl_display_create failed");
+	fuzz->loop = wl_display_get_event_loop(fuzz->display);
+	fuzz->server = dmab_server_create(fuzz->display, &fuzz->options);
+	if (!fuzz->server)
+		die("dmab_server_create: %s", dmab_server_last_error());
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		fuzz->slots[i].fuzz = fuzz;
+		fuzz->slots[i].fd = -1;
+	}
+	pool_init(fuzz);
+}
+
+/* Either order must leave nothing behind. */
+static void fuzz_finish(struct fuzz *fuzz, bool server_first)
+{
+	if (server_first && fuzz->server)
+		server_destroy(fuzz);
+	reads_end(fuzz);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		slot_reset(&fuzz->slots[i]);
+	server_destroy(fuzz);
+	close_fds(fuzz->fds, &fuzz->n_fds);
+	wl_display_destroy(fuzz->display);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fuzz fuzz; /* large: keep it off the stack */
+	struct input in = { .data = data, .size = size };
+	uint8_t mode = take_u8(&in);
+	int fds_before;
+
+	trace = getenv("FUZZ_SERVER_TRACE") != NULL;
+	wl_log_set_handler_server(trace ? trace_log : silent_log);
+	fds_before = count_fds();
+	fuzz_init(&fuzz);
+	if ((mode & MODE_MASK) == MODE_RAW)
+		run_raw(&fuzz, &in);
+	else
+		run_structured(&fuzz, &in);
+	fuzz_finish(&fuzz, mode & TEARDOWN_SERVER_FIRST);
+	if (count_fds() != fds_before)
+		die("%d fds open after the input, %d before", count_fds(), fds_before);
+	return 0;
+}
