@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "harness.h"
+#include "image.h"
 
 #define E2E_FAIL(...) dmab_test_fail(__FILE__, __LINE__, __VA_ARGS__)
 
@@ -104,18 +105,8 @@ void e2e_finish(struct e2e *e);
 /* Cleans up like a failure would, then skips the test. */
 _Noreturn void e2e_skip(struct e2e *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-struct e2e_image {
-	int width, height;
-	uint8_t *rgb; /* width * height * 3 */
-};
-
 /* Runs grim -t ppm against the daemon and parses the result. */
-bool e2e_screenshot(struct e2e *e, struct e2e_image *img);
-void e2e_image_finish(struct e2e_image *img);
-/* 0xRRGGBB */
-uint32_t e2e_image_pixel(const struct e2e_image *img, int x, int y);
-/* Parses a binary PPM (P6, maxval 255). */
-bool e2e_ppm_parse(const char *data, size_t len, struct e2e_image *img);
+bool e2e_screenshot(struct e2e *e, struct dmab_test_image *img);
 
 /* Milliseconds on the monotonic clock. */
 int64_t e2e_now_ms(void);

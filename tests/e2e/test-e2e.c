@@ -81,7 +81,7 @@ static char *spawn_and_capture(struct e2e *e, const char *name, const char *cons
  * Reads the frame number from the window's frame code. False if one of the
  * code pixels is not pure black or white: this is not a frame code.
  */
-static bool read_frame_code(const struct e2e_image *img, const struct window_check *w,
+static bool read_frame_code(const struct dmab_test_image *img, const struct window_check *w,
 	uint32_t *frame)
 {
 	uint32_t argb[DMAB_PATTERN_CODE_BITS];
@@ -89,7 +89,7 @@ static bool read_frame_code(const struct e2e_image *img, const struct window_che
 	if (x0 + DMAB_PATTERN_CODE_BITS > img->width || y >= img->height)
 		return false;
 	for (int i = 0; i < DMAB_PATTERN_CODE_BITS; i++) {
-		uint32_t rgb = e2e_image_pixel(img, x0 + i, y);
+		uint32_t rgb = dmab_test_image_pixel(img, x0 + i, y);
 		if (rgb != 0x000000 && rgb != 0xffffff)
 			return false;
 		argb[i] = 0xff000000u | rgb;
@@ -117,7 +117,7 @@ static uint8_t *draw_reference(const struct window_check *w, uint32_t frame, uin
 }
 
 /* Compares every visible pixel of the window with frame `frame`, header included. */
-static struct check_result check_window(const struct e2e_image *img,
+static struct check_result check_window(const struct dmab_test_image *img,
 	const struct window_check *w, uint32_t frame)
 {
 	struct check_result r = { .bad_x = -1, .bad_y = -1 };
@@ -131,7 +131,7 @@ static struct check_result check_window(const struct e2e_image *img,
 			const uint8_t *stored = reference + (size_t)y * stride + (size_t)x * bpp;
 			uint32_t want = dmab_pixel_unpack(w->format, dmab_pixel_load(stored, bpp));
 			want &= 0xffffff;
-			uint32_t got = e2e_image_pixel(img, sx, sy);
+			uint32_t got = dmab_test_image_pixel(img, sx, sy);
 			r.checked++;
 			if (got == want)
 				continue;
@@ -148,7 +148,7 @@ static struct check_result check_window(const struct e2e_image *img,
 }
 
 /* Decodes the frame a window shows and checks every visible pixel of it. */
-static bool window_shows_frame(const struct e2e_image *img, const struct window_check *w,
+static bool window_shows_frame(const struct dmab_test_image *img, const struct window_check *w,
 	uint32_t *frame, bool report)
 {
 	if (!read_frame_code(img, w, frame)) {
@@ -172,7 +172,7 @@ static bool window_shows_frame(const struct e2e_image *img, const struct window_
 }
 
 /* Every pixel outside the windows has one colour: nothing else reached the screen. */
-static void check_background(const struct e2e_image *img, const struct box *windows,
+static void check_background(const struct dmab_test_image *img, const struct box *windows,
 	int windows_len)
 {
 	bool have = false;
@@ -185,7 +185,7 @@ static void check_background(const struct e2e_image *img, const struct box *wind
 				inside |= box_contains(&windows[i], x, y);
 			if (inside)
 				continue;
-			uint32_t rgb = e2e_image_pixel(img, x, y);
+			uint32_t rgb = dmab_test_image_pixel(img, x, y);
 			if (!have) {
 				background = rgb;
 				have = true;
@@ -199,7 +199,7 @@ static void check_background(const struct e2e_image *img, const struct box *wind
 	CHECK(count > 0);
 }
 
-static void screenshot(struct e2e *e, struct e2e_image *img)
+static void screenshot(struct e2e *e, struct dmab_test_image *img)
 {
 	CHECK(e2e_screenshot(e, img));
 	CHECK_EQ(img->width, E2E_OUTPUT_WIDTH);
@@ -212,7 +212,7 @@ static void screenshot(struct e2e *e, struct e2e_image *img)
  * screenshot that showed them is left in img. Fails after timeout_ms.
  */
 static void wait_for_frames(struct e2e *e, const struct window_check *w, int n,
-	const long *after, uint32_t *frames, struct e2e_image *img, int timeout_ms)
+	const long *after, uint32_t *frames, struct dmab_test_image *img, int timeout_ms)
 {
 	int64_t deadline = e2e_now_ms() + timeout_ms;
 	for (;;) {
@@ -226,7 +226,7 @@ static void wait_for_frames(struct e2e *e, const struct window_check *w, int n,
 		}
 		if (shown == n)
 			return;
-		e2e_image_finish(img);
+		dmab_test_image_finish(img);
 		if (last_try)
 			E2E_FAIL("%d of %d windows showed no complete new "
 				"frame within %d ms", n - shown, n, timeout_ms);
@@ -236,10 +236,10 @@ static void wait_for_frames(struct e2e *e, const struct window_check *w, int n,
 
 static uint32_t wait_for_frame(struct e2e *e, const struct window_check *w, long after)
 {
-	struct e2e_image img;
+	struct dmab_test_image img;
 	uint32_t frame;
 	wait_for_frames(e, w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
-	e2e_image_finish(&img);
+	dmab_test_image_finish(&img);
 	return frame;
 }
 
@@ -387,7 +387,7 @@ static void check_hold_in_info(struct e2e *e, pid_t paint)
 }
 
 /* Paints the window's frame into an image as the compositor would show it. */
-static void paint_into(struct e2e_image *img, const struct window_check *w, uint32_t frame)
+static void paint_into(struct dmab_test_image *img, const struct window_check *w, uint32_t frame)
 {
 	uint32_t bpp = dmab_format_lookup(w->format)->bpp, stride;
 	uint8_t *reference = draw_reference(w, frame, &stride);
@@ -413,16 +413,16 @@ static void paint_into(struct e2e_image *img, const struct window_check *w, uint
 DMAB_TEST(screenshot_checks_reject_wrong_pixels)
 {
 	static const char ppm[] = "P6\n# grim\n2 1\n255\n\x01\x02\x03\xfd\xfe\xff";
-	struct e2e_image img;
-	CHECK(e2e_ppm_parse(ppm, sizeof(ppm) - 1, &img));
+	struct dmab_test_image img;
+	CHECK(dmab_test_ppm_parse(ppm, sizeof(ppm) - 1, &img));
 	CHECK_EQ(img.width, 2);
 	CHECK_EQ(img.height, 1);
-	CHECK_EQ(e2e_image_pixel(&img, 0, 0), 0x010203);
-	CHECK_EQ(e2e_image_pixel(&img, 1, 0), 0xfdfeff);
-	e2e_image_finish(&img);
-	CHECK(!e2e_ppm_parse(ppm, sizeof(ppm) - 2, &img));
+	CHECK_EQ(dmab_test_image_pixel(&img, 0, 0), 0x010203);
+	CHECK_EQ(dmab_test_image_pixel(&img, 1, 0), 0xfdfeff);
+	dmab_test_image_finish(&img);
+	CHECK(!dmab_test_ppm_parse(ppm, sizeof(ppm) - 2, &img));
 
-	img = (struct e2e_image){ .width = 400, .height = 300 };
+	img = (struct dmab_test_image){ .width = 400, .height = 300 };
 	img.rgb = calloc((size_t)img.width * (size_t)img.height, 3);
 	CHECK(img.rgb != NULL);
 	struct window_check w = paint_window(1, DRM_FORMAT_RGB565);
@@ -454,7 +454,7 @@ DMAB_TEST(screenshot_checks_reject_wrong_pixels)
 	CHECK_EQ(frame, 99);
 	shared.last_seq = -1;
 	CHECK(!window_shows_frame(&img, &shared, &frame, false));
-	e2e_image_finish(&img);
+	dmab_test_image_finish(&img);
 }
 
 /*
@@ -475,11 +475,11 @@ DMAB_TEST(paint_window_is_pixel_exact)
 	struct window_check w = paint_window(0, DRM_FORMAT_XRGB8888);
 	long previous = -1;
 	for (int i = 0; i < 3; i++) {
-		struct e2e_image img;
+		struct dmab_test_image img;
 		uint32_t frame;
 		wait_for_frames(&e, &w, 1, &previous, &frame, &img, FRAME_TIMEOUT_MS);
 		check_background(&img, &w.box, 1);
-		e2e_image_finish(&img);
+		dmab_test_image_finish(&img);
 		previous = frame;
 	}
 	stop_client(paint);
@@ -505,13 +505,13 @@ DMAB_TEST(paint_every_format_is_pixel_exact)
 		struct e2e_proc *paint = spawn_paint(&e, extra);
 		wait_for_line_or_fail(paint, "frame 1 committed", LINE_TIMEOUT_MS);
 		struct window_check w = paint_window(i, dmab_format_from_name(formats[i])->fourcc);
-		struct e2e_image img;
+		struct dmab_test_image img;
 		uint32_t frame;
 		long after = -1;
 		wait_for_frames(&e, &w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
 		/* The previous windows are gone. */
 		check_background(&img, &w.box, 1);
-		e2e_image_finish(&img);
+		dmab_test_image_finish(&img);
 		stop_client(paint);
 	}
 	e2e_finish(&e);
@@ -562,11 +562,11 @@ DMAB_TEST(share_view_stream_is_intact)
 	w[0].above = &w[1].box;
 	long after[2] = { -1, -1 };
 	uint32_t shown[2];
-	struct e2e_image img;
+	struct dmab_test_image img;
 	wait_for_frames(&e, w, 2, after, shown, &img, FRAME_TIMEOUT_MS);
 	struct box boxes[2] = { w[0].box, w[1].box };
 	check_background(&img, boxes, 2);
-	e2e_image_finish(&img);
+	dmab_test_image_finish(&img);
 
 	e2e_expect_exit(view, 0, CLIENT_TIMEOUT_MS);
 	e2e_expect_exit(share, 0, CLIENT_TIMEOUT_MS);
@@ -633,7 +633,7 @@ DMAB_TEST(write_bracket_is_never_composited)
 			check_hold_in_info(&e, paint->pid);
 			e2e_sleep_ms(HOLD_MS / 4);
 		}
-		struct e2e_image img;
+		struct dmab_test_image img;
 		screenshot(&e, &img);
 		/* The hold must still be on, or the screenshot proves nothing. */
 		if (e2e_wait_for_line(paint, committed, 0) != NULL)
@@ -642,8 +642,8 @@ DMAB_TEST(write_bracket_is_never_composited)
 				(long long)(e2e_now_ms() - hold_start));
 		uint32_t frame;
 		bool shows = window_shows_frame(&img, &w, &frame, true);
-		uint32_t rgb = e2e_image_pixel(&img, PAINT_WIDTH / 2, PAINT_HEIGHT / 2);
-		e2e_image_finish(&img);
+		uint32_t rgb = dmab_test_image_pixel(&img, PAINT_WIDTH / 2, PAINT_HEIGHT / 2);
+		dmab_test_image_finish(&img);
 		if (!shows)
 			E2E_FAIL("during the hold the window shows no "
 				"complete frame (centre pixel 0x%06x)", rgb);
@@ -672,15 +672,15 @@ DMAB_TEST(stock_weston_simple_shm_runs)
 		E2E_FAIL("weston-simple-shm ended within 2 s (status "
 			"0x%x)", p->status);
 	/* Its 250x250 window is at the cascade origin and is not one flat colour. */
-	struct e2e_image img;
+	struct dmab_test_image img;
 	screenshot(&e, &img);
-	uint32_t first = e2e_image_pixel(&img, 0, 0);
+	uint32_t first = dmab_test_image_pixel(&img, 0, 0);
 	int differing = 0;
 	for (int y = 0; y < 250; y += 5) {
 		for (int x = 0; x < 250; x += 5)
-			differing += e2e_image_pixel(&img, x, y) != first;
+			differing += dmab_test_image_pixel(&img, x, y) != first;
 	}
-	e2e_image_finish(&img);
+	dmab_test_image_finish(&img);
 	CHECK(differing > 100);
 	/* It quits cleanly on SIGINT. */
 	e2e_stop(p, SIGINT, 5000);
@@ -881,12 +881,12 @@ DMAB_TEST(client_killed_mid_frame_leaves_nothing)
 	struct e2e_proc *next = spawn_paint(&e, NULL);
 	wait_for_line_or_fail(next, "frame 1 committed", LINE_TIMEOUT_MS);
 	struct window_check w = paint_window(2, DRM_FORMAT_XRGB8888);
-	struct e2e_image img;
+	struct dmab_test_image img;
 	long after = -1;
 	uint32_t frame;
 	wait_for_frames(&e, &w, 1, &after, &frame, &img, FRAME_TIMEOUT_MS);
 	check_background(&img, &w.box, 1);
-	e2e_image_finish(&img);
+	dmab_test_image_finish(&img);
 	stop_client(next);
 	CHECK_EQ(e2e_wait_for_fd_count(daemon, baseline, 2000), baseline);
 	e2e_finish(&e);

@@ -314,7 +314,7 @@ static void check_held(struct scene *s, int64_t fence_start, int pending_fd)
 			kt_sleep_ms(HELD_SHOT_GAP_MS);
 		char check[48];
 		snprintf(check, sizeof(check), "shows-A-while-fence-pending-%d", i);
-		struct kt_image img;
+		struct dmab_test_image img;
 		uint32_t a = COLOUR_A;
 		struct kt_region_result r;
 		if (!kt_screenshot(&s->daemon, &img)) {
@@ -323,8 +323,8 @@ static void check_held(struct scene *s, int64_t fence_start, int pending_fd)
 		}
 		bool shows_a = kt_region_matches(&img, 0, 0, WINDOW_WIDTH, WINDOW_HEIGHT,
 			kt_expected_solid, &a, &r);
-		uint32_t centre = kt_image_pixel(&img, WINDOW_WIDTH / 2, WINDOW_HEIGHT / 2);
-		kt_image_finish(&img);
+		uint32_t centre = dmab_test_image_pixel(&img, WINDOW_WIDTH / 2, WINDOW_HEIGHT / 2);
+		dmab_test_image_finish(&img);
 		kt_check(shows_a, check_name(s, check),
 			"%lld ms after the fence: centre pixel 0x%06x (A 0x%06x, B 0x%06x), %ld "
 			"pixels not A", (long long)(kt_now_ms() - fence_start), centre, COLOUR_A,

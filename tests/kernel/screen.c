@@ -390,56 +390,10 @@ bool kt_daemon_stop(struct kt_daemon *daemon)
 	return ok;
 }
 
-/* One header number of a binary PPM: skips whitespace and # comments. */
-static bool ppm_number(const char *data, size_t len, size_t *pos, long *value)
-{
-	while (*pos < len) {
-		char c = data[*pos];
-		if (c == '#') {
-			while (*pos < len && data[*pos] != '\n')
-				(*pos)++;
-		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			(*pos)++;
-		} else {
-			break;
-		}
-	}
-	size_t start = *pos;
-	long v = 0;
-	while (*pos < len && data[*pos] >= '0' && data[*pos] <= '9' && v < 1000000)
-		v = v * 10 + (data[(*pos)++] - '0');
-	*value = v;
-	return *pos > start;
-}
-
-static bool ppm_parse(const char *data, size_t len, struct kt_image *img)
-{
-	size_t pos = 2;
-	long width, height, maxval;
-	if (len < 2 || data[0] != 'P' || data[1] != '6' ||
-			!ppm_number(data, len, &pos, &width) ||
-			!ppm_number(data, len, &pos, &height) ||
-			!ppm_number(data, len, &pos, &maxval))
-		return false;
-	if (pos >= len || maxval != 255 || width <= 0 || height <= 0)
-		return false;
-	pos++; /* the one whitespace byte before the raster */
-	size_t size = (size_t)width * (size_t)height * 3;
-	if (len - pos < size)
-		return false;
-	img->rgb = malloc(size);
-	if (img->rgb == NULL)
-		return false;
-	memcpy(img->rgb, data + pos, size);
-	img->width = (int)width;
-	img->height = (int)height;
-	return true;
-}
-
-bool kt_screenshot(struct kt_daemon *daemon, struct kt_image *img)
+bool kt_screenshot(struct kt_daemon *daemon, struct dmab_test_image *img)
 {
 	static unsigned shots;
-	*img = (struct kt_image){ 0 };
+	*img = (struct dmab_test_image){ 0 };
 	char path[32];
 	snprintf(path, sizeof(path), "shot-%u.ppm", shots++);
 	const char *argv[] = { "grim", "-t", "ppm", path, NULL };
@@ -458,7 +412,7 @@ bool kt_screenshot(struct kt_daemon *daemon, struct kt_image *img)
 	}
 	size_t len = 0;
 	char *data = read_file(path, &len);
-	bool ok = data != NULL && ppm_parse(data, len, img);
+	bool ok = data != NULL && dmab_test_ppm_parse(data, len, img);
 	free(data);
 	if (!ok)
 		kt_info("grim wrote %zu bytes to %s that are not a P6 PPM", len, path);
@@ -472,19 +426,7 @@ bool kt_screenshot(struct kt_daemon *daemon, struct kt_image *img)
 	return ok;
 }
 
-void kt_image_finish(struct kt_image *img)
-{
-	free(img->rgb);
-	*img = (struct kt_image){ 0 };
-}
-
-uint32_t kt_image_pixel(const struct kt_image *img, int x, int y)
-{
-	const uint8_t *p = &img->rgb[((size_t)y * (size_t)img->width + (size_t)x) * 3];
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-bool kt_region_matches(const struct kt_image *img, int x0, int y0, int width, int height,
+bool kt_region_matches(const struct dmab_test_image *img, int x0, int y0, int width, int height,
 	kt_expected_func expected, const void *data, struct kt_region_result *result)
 {
 	*result = (struct kt_region_result){ .bad_x = -1, .bad_y = -1 };
@@ -494,7 +436,7 @@ bool kt_region_matches(const struct kt_image *img, int x0, int y0, int width, in
 	}
 	for (int y = 0; y < height; y++) {
 		for (int x = 0; x < width; x++) {
-			uint32_t got = kt_image_pixel(img, x0 + x, y0 + y);
+			uint32_t got = dmab_test_image_pixel(img, x0 + x, y0 + y);
 			uint32_t want = expected(x, y, data) & 0xffffff;
 			if (got == want)
 				continue;
@@ -521,11 +463,11 @@ int kt_wait_for_region(struct kt_daemon *daemon, int x0, int y0, int width, int 
 	int64_t start = kt_now_ms();
 	*result = (struct kt_region_result){ .mismatches = -1, .bad_x = -1, .bad_y = -1 };
 	for (;;) {
-		struct kt_image img;
+		struct dmab_test_image img;
 		if (kt_screenshot(daemon, &img)) {
 			bool ok = kt_region_matches(&img, x0, y0, width, height, expected, data,
 				result);
-			kt_image_finish(&img);
+			dmab_test_image_finish(&img);
 			if (ok)
 				return (int)(kt_now_ms() - start);
 		}

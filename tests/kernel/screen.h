@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "image.h"
+
 /* The marker lines of guest-tests.sh: PASS <name> [detail], FAIL <name> <reason>, ... */
 void kt_pass(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -72,16 +74,8 @@ bool kt_daemon_start(struct kt_daemon *daemon, int width, int height,
 /* SIGTERMs the daemon; true if it exited 0 in time with no sanitizer report. */
 bool kt_daemon_stop(struct kt_daemon *daemon);
 
-struct kt_image {
-	int width, height;
-	uint8_t *rgb; /* width * height * 3 */
-};
-
 /* Runs grim against the daemon and reads its PPM. False (and says why) on failure. */
-bool kt_screenshot(struct kt_daemon *daemon, struct kt_image *img);
-void kt_image_finish(struct kt_image *img);
-/* 0xRRGGBB */
-uint32_t kt_image_pixel(const struct kt_image *img, int x, int y);
+bool kt_screenshot(struct kt_daemon *daemon, struct dmab_test_image *img);
 
 /* The colour a screenshot must show at (x, y) of a region: 0xRRGGBB. */
 typedef uint32_t (*kt_expected_func)(int x, int y, const void *data);
@@ -96,7 +90,7 @@ struct kt_region_result {
  * Compares the width x height region at (x0, y0) with expected; false if the
  * region is not wholly inside the image or any pixel differs.
  */
-bool kt_region_matches(const struct kt_image *img, int x0, int y0, int width, int height,
+bool kt_region_matches(const struct dmab_test_image *img, int x0, int y0, int width, int height,
 	kt_expected_func expected, const void *data, struct kt_region_result *result);
 /* expected for a region of one colour: data points to its uint32_t 0xRRGGBB. */
 uint32_t kt_expected_solid(int x, int y, const void *data);

@@ -27,27 +27,6 @@ static bool fence_signaled(const void *data)
 	return fence->signaled_count > 0;
 }
 
-static struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
-	uint32_t access, uint32_t direction)
-{
-	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, access, NULL);
-	CHECK(att != NULL);
-	CHECK_EQ(dmab_client_attachment_map(att, direction), 0);
-	return att;
-}
-
-static struct dmab_client_buffer *import(struct fixture_client *c,
-	struct dmab_client_buffer *buffer, uint32_t access)
-{
-	struct dmab_client_token *token = dmab_client_token_create(buffer, access);
-	CHECK(token != NULL);
-	struct dmab_client_buffer *imported = dmab_client_buffer_import(c->client,
-		dmab_client_token_get_string(token));
-	CHECK(imported != NULL);
-	dmab_client_token_revoke(token);
-	return imported;
-}
-
 static void check_fd_type(const struct raw_fence *fence)
 {
 	CHECK(fence->type == DMABROKER_FENCE_V1_FD_TYPE_EVENTFD ||
@@ -62,7 +41,7 @@ DMAB_TEST(fence_write_signals_at_end_access)
 	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
 		0, "write fence");
 	CHECK(produced != NULL);
-	struct dmab_client_buffer *consumed = import(b, produced, RO);
+	struct dmab_client_buffer *consumed = import_via_token(b, produced, RO);
 
 	/* Nothing written: the write fence has signaled already. */
 	int idle = dmab_client_buffer_get_fence_fd(consumed, true);
@@ -109,8 +88,9 @@ DMAB_TEST(fence_read_waits_for_every_reader)
 		0, "read fences");
 	CHECK(produced != NULL);
 	struct dmab_client_attachment *first = attach_mapped(produced, RW, READ);
-	struct dmab_client_attachment *second = attach_mapped(import(b, produced, RO), RO, READ);
-	struct dmab_client_buffer *watched = import(c, produced, RO);
+	struct dmab_client_attachment *second = attach_mapped(import_via_token(b, produced, RO),
+		RO, READ);
+	struct dmab_client_buffer *watched = import_via_token(c, produced, RO);
 
 	int idle = dmab_client_buffer_get_fence_fd(watched, false);
 	CHECK(idle >= 0);
@@ -164,7 +144,8 @@ DMAB_TEST(fence_writer_waits_for_read_fences)
 		0, "writer waits");
 	CHECK(produced != NULL);
 	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
-	struct dmab_client_attachment *reader = attach_mapped(import(b, produced, RO), RO, READ);
+	struct dmab_client_attachment *reader = attach_mapped(import_via_token(b, produced, RO),
+		RO, READ);
 	CHECK_EQ(dmab_client_attachment_begin(reader, READ), 0);
 	int read_fence = dmab_client_buffer_get_fence_fd(produced, false);
 	CHECK(read_fence >= 0);

@@ -32,28 +32,6 @@ static bool att_ready(const void *data)
 	return dmab_client_attachment_is_ready((struct dmab_client_attachment *)data);
 }
 
-/* An attachment of buffer, mapped in direction. */
-static struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
-	uint32_t access, uint32_t direction)
-{
-	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, access, NULL);
-	CHECK(att != NULL);
-	CHECK_EQ(dmab_client_attachment_map(att, direction), 0);
-	return att;
-}
-
-static struct dmab_client_buffer *import(struct fixture_client *c,
-	struct dmab_client_buffer *buffer, uint32_t access)
-{
-	struct dmab_client_token *token = dmab_client_token_create(buffer, access);
-	CHECK(token != NULL);
-	struct dmab_client_buffer *imported = dmab_client_buffer_import(c->client,
-		dmab_client_token_get_string(token));
-	CHECK(imported != NULL);
-	dmab_client_token_revoke(token);
-	return imported;
-}
-
 static void write_frame(struct dmab_client_attachment *att, uint32_t row_bytes,
 	uint32_t height, uint32_t seed)
 {
@@ -87,7 +65,7 @@ static void expect_read_only_enforced(struct fixture *f, struct dmab_client_buff
 		CHECK(flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY);
 
 	struct fixture_client *c = fixture_client(f);
-	struct dmab_client_buffer *imported = import(c, shared, RO);
+	struct dmab_client_buffer *imported = import_via_token(c, shared, RO);
 	struct raw_attachment att;
 	raw_attachment_listen(&att, dmabroker_buffer_v1_attach(
 		dmab_client_buffer_get_proxy(imported), RO, 0, 0, 1));
@@ -125,7 +103,7 @@ DMAB_TEST(flow_share_between_two_clients)
 		DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY));
 	write_frame(writer, row_bytes, height, 1);
 
-	struct dmab_client_buffer *consumed = import(b, produced, RO);
+	struct dmab_client_buffer *consumed = import_via_token(b, produced, RO);
 	struct dmab_client_layout imported;
 	dmab_client_buffer_get_layout(consumed, &imported);
 	CHECK_EQ(imported.access, RO);
@@ -152,7 +130,8 @@ DMAB_TEST(flow_reader_waits_for_writer)
 		0, "ordering");
 	CHECK(produced != NULL);
 	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
-	struct dmab_client_attachment *reader = attach_mapped(import(b, produced, RO), RO, READ);
+	struct dmab_client_attachment *reader = attach_mapped(import_via_token(b, produced, RO),
+		RO, READ);
 
 	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
 	CHECK_EQ(dmab_client_attachment_begin_async(reader, READ), 0);
@@ -183,9 +162,12 @@ DMAB_TEST(flow_readers_share_and_waiters_keep_order)
 		0, "fifo");
 	CHECK(produced != NULL);
 	struct dmab_client_attachment *first = attach_mapped(produced, RW, READ);
-	struct dmab_client_attachment *second = attach_mapped(import(c, produced, RO), RO, READ);
-	struct dmab_client_attachment *writer = attach_mapped(import(b, produced, RW), RW, WRITE);
-	struct dmab_client_attachment *late = attach_mapped(import(c, produced, RO), RO, READ);
+	struct dmab_client_attachment *second = attach_mapped(import_via_token(c, produced, RO),
+		RO, READ);
+	struct dmab_client_attachment *writer = attach_mapped(import_via_token(b, produced, RW),
+		RW, WRITE);
+	struct dmab_client_attachment *late = attach_mapped(import_via_token(c, produced, RO),
+		RO, READ);
 
 	/* Readers share the buffer. */
 	CHECK_EQ(dmab_client_attachment_begin(first, READ), 0);

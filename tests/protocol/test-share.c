@@ -15,15 +15,6 @@
 #define READ DMABROKER_ATTACHMENT_V1_DIRECTION_READ
 #define WRITE DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE
 
-static struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
-	uint32_t access, uint32_t direction)
-{
-	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, access, NULL);
-	CHECK(att != NULL);
-	CHECK_EQ(dmab_client_attachment_map(att, direction), 0);
-	return att;
-}
-
 static void check_token_format(const char *token)
 {
 	CHECK_EQ(strlen(token), 32);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "harness.h"
 #include "util.h"
 
@@ -266,6 +267,27 @@ void raw_fence_destroy(struct raw_fence *fence)
 	if (fence->proxy != NULL)
 		dmabroker_fence_v1_destroy(fence->proxy);
 	fence->proxy = NULL;
+}
+
+struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
+	uint32_t access, uint32_t direction)
+{
+	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, access, NULL);
+	CHECK(att != NULL);
+	CHECK_EQ(dmab_client_attachment_map(att, direction), 0);
+	return att;
+}
+
+struct dmab_client_buffer *import_via_token(struct fixture_client *c,
+	struct dmab_client_buffer *buffer, uint32_t access)
+{
+	struct dmab_client_token *token = dmab_client_token_create(buffer, access);
+	CHECK(token != NULL);
+	struct dmab_client_buffer *imported = dmab_client_buffer_import(c->client,
+		dmab_client_token_get_string(token));
+	CHECK(imported != NULL);
+	dmab_client_token_revoke(token);
+	return imported;
 }
 
 static void info_allocator(void *data, struct dmabroker_info_v1 *info, const char *name,

@@ -77,6 +77,15 @@ struct raw_fence {
 void raw_fence_listen(struct raw_fence *fence, struct dmabroker_fence_v1 *proxy);
 void raw_fence_destroy(struct raw_fence *fence);
 
+struct fixture_client;
+
+/* An attachment of buffer with access, mapped in direction. */
+struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
+	uint32_t access, uint32_t direction);
+/* Shares buffer with access through a token, imports it in c and revokes the token. */
+struct dmab_client_buffer *import_via_token(struct fixture_client *c,
+	struct dmab_client_buffer *buffer, uint32_t access);
+
 /* A snapshot from dmabroker_info_v1. */
 struct info_snapshot {
 	size_t allocators_len, buffers_len, attachments_len;
