@@ -394,6 +394,22 @@ static void check_get_fence_signals(const struct scene *s, int fd)
 	close(fd);
 }
 
+/*
+ * Commits frame B, which the test's fence holds back: A must stay on screen
+ * while the fence is pending, and B must follow its signal. False if B could
+ * not even be committed.
+ */
+static bool expect_held_until_signaled(struct scene *s, struct slot *b, int vgem,
+	uint32_t fence, int64_t fence_start, int pending_fd)
+{
+	if (!present(s, b))
+		return false;
+	check_held(s, fence_start, pending_fd);
+	vgem_fence_signal(s, vgem, fence);
+	screen_shows(s, COLOUR_B, "shows-B-after-signal", AFTER_SIGNAL_TIMEOUT_MS);
+	return true;
+}
+
 static void test_implicit(int vgem)
 {
 	struct scene s = { .variant = "fence-implicit", .backend = "drm-dumb" };
@@ -422,11 +438,8 @@ static void test_implicit(int vgem)
 	if (!end_write(b))
 		goto out;
 	fence_fd = check_get_fence(&s, b);
-	if (!present(&s, b))
+	if (!expect_held_until_signaled(&s, b, vgem, fence, fence_start, dmabuf))
 		goto out;
-	check_held(&s, fence_start, dmabuf);
-	vgem_fence_signal(&s, vgem, fence);
-	screen_shows(&s, COLOUR_B, "shows-B-after-signal", AFTER_SIGNAL_TIMEOUT_MS);
 	check_get_fence_signals(&s, fence_fd);
 	fence_fd = -1;
 out:
@@ -441,6 +454,11 @@ out:
  * A pending sync_file from vgem: a fence on a dumb buffer of the test's own,
  * exported through its dma-buf (DMA_BUF_IOCTL_EXPORT_SYNC_FILE).
  */
+struct scratch_fence {
+	uint32_t handle, fence;
+	int sync_file;
+};
+
 static int vgem_sync_file(const struct scene *s, int vgem, uint32_t *handle, uint32_t *fence)
 {
 	struct drm_mode_create_dumb create = { .width = 64, .height = 64, .bpp = 32 };
@@ -471,11 +489,24 @@ static int vgem_sync_file(const struct scene *s, int vgem, uint32_t *handle, uin
 	return sync_file;
 }
 
+static bool scratch_fence_init(struct scratch_fence *scratch, const struct scene *s, int vgem)
+{
+	scratch->sync_file = vgem_sync_file(s, vgem, &scratch->handle, &scratch->fence);
+	return scratch->sync_file >= 0;
+}
+
+static void scratch_fence_finish(struct scratch_fence *scratch, int vgem)
+{
+	if (scratch->sync_file >= 0)
+		close(scratch->sync_file);
+	if (scratch->handle != 0)
+		drmModeDestroyDumbBuffer(vgem, scratch->handle);
+}
+
 static void test_acquire(int vgem)
 {
 	struct scene s = { .variant = "fence-acquire", .backend = "udmabuf" };
-	uint32_t handle = 0, fence;
-	int sync_file = -1;
+	struct scratch_fence scratch = { .sync_file = -1 };
 	if (!kt_check(scene_init(&s, "udmabuf"), check_name(&s, "setup"),
 			"dmabrokerd, a toplevel, two mapped broker buffers"))
 		goto out;
@@ -486,11 +517,10 @@ static void test_acquire(int vgem)
 	if (!begin_write(b))
 		goto out;
 	fill(b, COLOUR_B);
-	sync_file = vgem_sync_file(&s, vgem, &handle, &fence);
-	if (sync_file < 0)
+	if (!scratch_fence_init(&scratch, &s, vgem))
 		goto out;
 	int64_t fence_start = kt_now_ms();
-	int ret = dmab_client_attachment_set_acquire_fence(b->att, sync_file);
+	int ret = dmab_client_attachment_set_acquire_fence(b->att, scratch.sync_file);
 	if (!kt_check(ret == 0, check_name(&s, "set-acquire-fence"), "%s",
 			ret == 0 ? "a pending vgem sync_file" : strerror(-ret)) || !end_write(b))
 		goto out;
@@ -500,16 +530,9 @@ static void test_acquire(int vgem)
 		goto out;
 	kt_check(!fd_signaled(dmabuf), check_name(&s, "dmabuf-busy-with-acquire-fence"),
 		"poll(POLLIN) on the mapped udmabuf (DMA_BUF_IOCTL_IMPORT_SYNC_FILE)");
-	if (!present(&s, b))
-		goto out;
-	check_held(&s, fence_start, sync_file);
-	vgem_fence_signal(&s, vgem, fence);
-	screen_shows(&s, COLOUR_B, "shows-B-after-signal", AFTER_SIGNAL_TIMEOUT_MS);
+	expect_held_until_signaled(&s, b, vgem, scratch.fence, fence_start, scratch.sync_file);
 out:
-	if (sync_file >= 0)
-		close(sync_file);
-	if (handle != 0)
-		drmModeDestroyDumbBuffer(vgem, handle);
+	scratch_fence_finish(&scratch, vgem);
 	scene_finish(&s);
 }
 
@@ -524,8 +547,7 @@ static void test_linux_dmabuf(int vgem)
 	struct scene s = {
 		.variant = "fence-linux-dmabuf", .backend = "udmabuf", .own_buffers = true,
 	};
-	uint32_t handle = 0, fence;
-	int sync_file = -1;
+	struct scratch_fence scratch = { .sync_file = -1 };
 	if (!kt_check(scene_init(&s, "memfd"), check_name(&s, "setup"),
 			"dmabrokerd, a toplevel, two udmabufs through zwp_linux_dmabuf_v1"))
 		goto out;
@@ -538,27 +560,21 @@ static void test_linux_dmabuf(int vgem)
 	fill(b, COLOUR_B);
 	if (!end_write(b))
 		goto out;
-	sync_file = vgem_sync_file(&s, vgem, &handle, &fence);
-	if (sync_file < 0)
+	if (!scratch_fence_init(&scratch, &s, vgem))
 		goto out;
 	int64_t fence_start = kt_now_ms();
-	struct dma_buf_import_sync_file import = { .flags = DMA_BUF_SYNC_WRITE, .fd = sync_file };
+	struct dma_buf_import_sync_file import = {
+		.flags = DMA_BUF_SYNC_WRITE, .fd = scratch.sync_file,
+	};
 	int ret = ioctl(b->own.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &import);
 	if (!kt_check(ret == 0, check_name(&s, "fence-imported-into-dmabuf"), "%s",
 			ret == 0 ? "DMA_BUF_IOCTL_IMPORT_SYNC_FILE(WRITE)" : strerror(errno)))
 		goto out;
 	kt_check(!fd_signaled(b->own.fd), check_name(&s, "dmabuf-busy-with-vgem-fence"),
 		"poll(POLLIN) on the udmabuf");
-	if (!present(&s, b))
-		goto out;
-	check_held(&s, fence_start, b->own.fd);
-	vgem_fence_signal(&s, vgem, fence);
-	screen_shows(&s, COLOUR_B, "shows-B-after-signal", AFTER_SIGNAL_TIMEOUT_MS);
+	expect_held_until_signaled(&s, b, vgem, scratch.fence, fence_start, b->own.fd);
 out:
-	if (sync_file >= 0)
-		close(sync_file);
-	if (handle != 0)
-		drmModeDestroyDumbBuffer(vgem, handle);
+	scratch_fence_finish(&scratch, vgem);
 	scene_finish(&s);
 }
 
