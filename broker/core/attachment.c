@@ -1,3 +1,15 @@
+/*
+ * Attachments: their maps and access brackets, and the buffer's work loop
+ * that answers them.
+ *
+ * An attachment's state (enum att_state) changes only in att_enter, which
+ * keeps the buffer's counts of mappings and readers and its write fence in
+ * step. A buffer's storage state changes only in storage_step and in
+ * admission (storage.c). dmab_buffer_process runs the work those states leave
+ * owed, one callback at a time, in the order a client needs to see it: moved
+ * events, layout changes, maps, then grants.
+ */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -6,136 +18,35 @@
 
 #include "core/internal.h"
 
-struct collated {
-	uint32_t row_alignment; /* at least 1 */
-	bool contiguous;
+static const bool transitions[][ATT_DEFUNCT + 1] = {
+	[ATT_UNMAPPED] = { [ATT_MAP_PENDING] = true, [ATT_DEFUNCT] = true },
+	[ATT_MAP_PENDING] = { [ATT_UNMAPPED] = true, [ATT_MAPPED] = true, [ATT_DEFUNCT] = true },
+	[ATT_MAPPED] = { [ATT_UNMAPPED] = true, [ATT_WAITING] = true, [ATT_DEFUNCT] = true },
+	[ATT_WAITING] = { [ATT_MAPPED] = true, [ATT_HELD] = true, [ATT_DEFUNCT] = true },
+	[ATT_HELD] = { [ATT_MAPPED] = true, [ATT_DEFUNCT] = true },
+	[ATT_DEFUNCT] = { 0 },
 };
 
-bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *constraints,
-	struct dmab_misuse_report *report)
+static bool is_mapped(enum att_state state)
 {
-	if (access != DMAB_ACCESS_READ && access != DMAB_ACCESS_READ_WRITE) {
-		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_ACCESS,
-			"access %" PRIu32 " is neither read (1) nor read_write (3)", access);
-	}
-	uint32_t flags = constraints->flags;
-	if (flags & ~(uint32_t)DMAB_CONSTRAINT_ALL) {
-		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_CONSTRAINTS,
-			"constraint flags 0x%" PRIx32 " have unknown bits 0x%" PRIx32, flags,
-			flags & ~(uint32_t)DMAB_CONSTRAINT_ALL);
-	}
-	uint32_t align = constraints->row_alignment;
-	if ((align & (align - 1)) != 0 || align > 4096) {
-		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_CONSTRAINTS,
-			"row_alignment %" PRIu32 " is not 0 or a power of two up to 4096", align);
-	}
-	if (constraints->max_planes == 0) {
-		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_CONSTRAINTS,
-			"max_planes is 0");
-	}
-	return true;
+	return state == ATT_MAPPED || state == ATT_WAITING || state == ATT_HELD;
 }
 
-static void collate(const struct dmab_buffer *buffer, struct collated *out)
+static bool in_bracket(enum att_state state)
 {
-	*out = (struct collated){ .row_alignment = 1 };
-	const struct dmab_attachment *att;
-	dmab_list_for_each(att, &buffer->attachments, link) {
-		if (att->defunct)
-			continue;
-		if (att->constraints.row_alignment > out->row_alignment)
-			out->row_alignment = att->constraints.row_alignment;
-		out->contiguous |= att->constraints.flags & DMAB_CONSTRAINT_CONTIGUOUS;
-	}
-}
-
-/* Rows are aligned to 64 bytes at least: a preference of the broker's, not a constraint. */
-static bool plan(const struct dmab_buffer *buffer, const struct collated *c,
-	struct dmab_layout *layout, struct dmab_misuse_report *report)
-{
-	*layout = buffer->layout;
-	return dmab_layout_plan(layout, c->row_alignment > 64 ? c->row_alignment : 64, report);
-}
-
-static bool meets(const struct dmab_buffer *buffer, const struct collated *c)
-{
-	const struct dmab_bo *bo = buffer->bo;
-	if (bo == NULL || buffer->layout.stride % c->row_alignment != 0)
-		return false;
-	return !c->contiguous || (bo->allocator != NULL && bo->allocator->caps.contiguous);
-}
-
-static struct dmab_allocator *choose_allocator(struct dmab_buffer *buffer,
-	const struct collated *c, struct dmab_failure *fail)
-{
-	struct dmab_allocator_set *set = &buffer->core->allocators;
-	struct dmab_allocator *alloc = dmab_alloc_set_choose(set, c->contiguous);
-	if (alloc == NULL || (c->contiguous && !alloc->caps.contiguous)) {
-		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
-			"no allocator provides %sstorage (allocators: %s)",
-			c->contiguous ? "contiguous " : "", dmab_alloc_set_name(set));
-		return NULL;
-	}
-	return alloc;
-}
-
-static bool satisfiable(struct dmab_buffer *buffer, struct dmab_failure *fail)
-{
-	struct collated c;
-	collate(buffer, &c);
-	if (buffer->imported) {
-		if (c.contiguous) {
-			dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
-				"imported storage is not known to be contiguous");
-			return false;
-		}
-		if (buffer->layout.stride % c.row_alignment != 0) {
-			dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
-				"imported stride %" PRIu32 " is not a multiple of row_alignment %" PRIu32,
-				buffer->layout.stride, c.row_alignment);
-			return false;
-		}
-		return true;
-	}
-	struct dmab_layout layout;
-	struct dmab_misuse_report report;
-	if (!plan(buffer, &c, &layout, &report)) {
-		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE, "%s", report.message);
-		return false;
-	}
-	return choose_allocator(buffer, &c, fail) != NULL;
-}
-
-void dmab_buffer_replan(struct dmab_buffer *buffer)
-{
-	if (buffer->bo != NULL || buffer->imported)
-		return;
-	struct collated c;
-	collate(buffer, &c);
-	struct dmab_layout layout;
-	if (!plan(buffer, &c, &layout, NULL))
-		return;
-	if (layout.stride == buffer->layout.stride && layout.size == buffer->layout.size)
-		return;
-	buffer->layout = layout;
-	dmab_buffer_layout_changed(buffer);
-}
-
-/* --- callbacks: each is the last thing a step does with the attachment --- */
-
-static void emit_failed(struct dmab_attachment *att, const struct dmab_failure *fail)
-{
-	if (att->listener.failed != NULL)
-		att->listener.failed(att, fail, att->data);
+	return state == ATT_WAITING || state == ATT_HELD;
 }
 
 static void release_fence(struct dmab_fence *fence)
 {
-	if (fence == NULL)
+	if (fence == NULL) {
 		return;
+	}
 	dmab_fence_signal(fence);
 	dmab_fence_unref(fence);
 }
+
+/* --- the drain of a WRITE bracket whose device work outlives it --- */
 
 static void drain_done(struct dmab_fence *acquire, struct dmab_fence_cb *cb)
 {
@@ -149,21 +60,19 @@ static void drain_done(struct dmab_fence *acquire, struct dmab_fence_cb *cb)
 	dmab_buffer_unref(buffer);
 }
 
-/*
- * The device may still be writing after the CPU bracket ended: the write fence
- * stays held, and the storage alive, until the acquire fence signals.
- */
-static void start_drain(struct dmab_buffer *buffer, struct dmab_fence *acquire)
+static void start_drain(struct dmab_buffer *buffer, struct dmab_fence *acquire, bool foreign)
 {
 	buffer->acquire = acquire;
+	buffer->acquire_foreign = foreign;
 	dmab_buffer_ref(buffer);
 	dmab_fence_add_callback(acquire, &buffer->acquire_cb, drain_done);
 }
 
 void dmab_buffer_cancel_drain(struct dmab_buffer *buffer)
 {
-	if (buffer->acquire == NULL)
+	if (buffer->acquire == NULL) {
 		return;
+	}
 	dmab_fence_remove_callback(buffer->acquire, &buffer->acquire_cb);
 	dmab_fence_unref(buffer->acquire);
 	buffer->acquire = NULL;
@@ -171,206 +80,114 @@ void dmab_buffer_cancel_drain(struct dmab_buffer *buffer)
 	buffer->write_fence = NULL;
 }
 
-/*
- * Ends a held bracket or cancels a wait; returns the fence to signal, NULL if
- * there is none or if it waits for the bracket's acquire fence.
- */
-static struct dmab_fence *end_bracket(struct dmab_attachment *att)
+/* The fence of a held bracket that ends: the caller signals it, or the drain does. */
+static struct dmab_fence *leave_held(struct dmab_attachment *att)
 {
 	struct dmab_buffer *buffer = att->buffer;
-	struct dmab_fence *fence = NULL;
+	struct dmab_fence *fence = att->fence;
 	struct dmab_fence *acquire = att->acquire;
+	att->fence = NULL;
 	att->acquire = NULL;
-	if (att->access_held) {
-		if (att->cpu_started)
-			dmab_bo_sync(buffer->bo, false, att->access_dir);
-		fence = att->fence;
-		att->fence = NULL;
-		if (!(att->access_dir & DMAB_DIR_WRITE)) {
-			buffer->readers--;
-		} else if (acquire != NULL && !dmab_fence_is_signaled(acquire)) {
-			start_drain(buffer, acquire);
-			acquire = NULL;
-			fence = NULL;
-		} else {
-			buffer->write_fence = NULL;
-		}
+	if (att->cpu_started) {
+		dmab_bo_sync(buffer->bo, false, att->dir);
+		att->cpu_started = false;
+	}
+	if (!(att->dir & DMAB_DIR_WRITE)) {
+		buffer->readers--;
+	} else if (acquire != NULL && !dmab_fence_is_signaled(acquire)) {
+		start_drain(buffer, acquire, att->grant != NULL);
+		return NULL;
+	} else {
+		buffer->write_fence = NULL;
 	}
 	dmab_fence_unref(acquire);
-	dmab_list_remove(&att->wait_link);
-	att->access_dir = 0;
-	att->access_held = false;
-	att->cpu_started = false;
 	return fence;
 }
 
-static void end_mapping(struct dmab_attachment *att)
+static void enter_held(struct dmab_attachment *att)
 {
-	if (att->map_state == MAP_DONE)
-		att->buffer->mappings--;
-	att->map_state = MAP_NONE;
-	att->moved_sent = false;
+	struct dmab_buffer *buffer = att->buffer;
+	if (att->dir & DMAB_DIR_WRITE) {
+		buffer->write_fence = att->fence;
+	} else {
+		buffer->readers++;
+	}
+}
+
+/*
+ * The one place an attachment changes state. Returns the fence of a bracket
+ * that ended, which the caller signals once it is done with the attachment.
+ */
+static struct dmab_fence *att_enter(struct dmab_attachment *att, enum att_state to)
+{
+	struct dmab_buffer *buffer = att->buffer;
+	enum att_state from = att->state;
+	struct dmab_fence *ended = NULL;
+	assert(transitions[from][to]);
+	if (from == ATT_WAITING) {
+		dmab_list_remove(&att->wait_link);
+		dmab_list_init(&att->wait_link);
+	} else if (from == ATT_HELD) {
+		ended = leave_held(att);
+	}
+	if (is_mapped(from) && !is_mapped(to)) {
+		buffer->mappings--;
+	} else if (!is_mapped(from) && is_mapped(to)) {
+		buffer->mappings++;
+	}
+	if (to == ATT_WAITING) {
+		dmab_list_insert(buffer->waiters.prev, &att->wait_link);
+	} else if (to == ATT_HELD) {
+		enter_held(att);
+	}
+	att->state = to;
+	return ended;
+}
+
+static void emit_failed(struct dmab_attachment *att, const struct dmab_failure *fail)
+{
+	if (att->listener.failed != NULL) {
+		att->listener.failed(att, fail, att->data);
+	}
 }
 
 static void fail_attachment(struct dmab_attachment *att, const struct dmab_failure *fail)
 {
-	struct dmab_fence *fence = end_bracket(att);
-	end_mapping(att);
-	att->defunct = true;
+	struct dmab_fence *fence = att_enter(att, ATT_DEFUNCT);
 	dmab_buffer_replan(att->buffer);
 	emit_failed(att, fail);
 	release_fence(fence);
 }
 
-/* --- storage --- */
-
-static bool allocate_storage(struct dmab_buffer *buffer, struct dmab_allocator *alloc,
-	struct dmab_layout *layout, struct dmab_bo **out, struct dmab_failure *fail)
-{
-	struct dmab_account *owner = buffer->owner;
-	uint64_t old = buffer->charged;
-	if (!dmab_account_recharge_bytes(owner, old, layout->size, fail))
-		return false;
-	const char *name = buffer->name[0] != '\0' ? buffer->name : "dmabroker";
-	struct dmab_bo *bo;
-	int ret = dmab_alloc_allocate(alloc, layout->size, name, &bo);
-	if (ret < 0) {
-		dmab_account_recharge_bytes(owner, layout->size, old, NULL);
-		dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED,
-			"allocating %" PRIu64 " bytes from %s failed: %s", layout->size,
-			alloc->impl->name, strerror(-ret));
-		return false;
-	}
-	if (!dmab_account_recharge_bytes(owner, layout->size, bo->size, fail)) {
-		dmab_bo_destroy(bo);
-		dmab_account_recharge_bytes(owner, layout->size, old, NULL);
-		return false;
-	}
-	buffer->charged = bo->size;
-	layout->size = bo->size;
-	*out = bo;
-	return true;
-}
-
-static bool plan_storage(struct dmab_buffer *buffer, const struct collated *c,
-	struct dmab_layout *layout, struct dmab_bo **bo, struct dmab_failure *fail)
-{
-	struct dmab_misuse_report report;
-	if (!plan(buffer, c, layout, &report)) {
-		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE, "%s", report.message);
-		return false;
-	}
-	struct dmab_allocator *alloc = choose_allocator(buffer, c, fail);
-	return alloc != NULL && allocate_storage(buffer, alloc, layout, bo, fail);
-}
-
-static void set_storage(struct dmab_buffer *buffer, struct dmab_bo *bo,
-	const struct dmab_layout *layout)
-{
-	dmab_buffer_release_storage(buffer);
-	buffer->bo = bo;
-	const struct dmab_layout *old = &buffer->layout;
-	if (layout->stride != old->stride || layout->offset != old->offset ||
-			layout->size != old->size) {
-		buffer->layout = *layout;
-		dmab_buffer_layout_changed(buffer);
-	}
-}
-
-static bool allocate(struct dmab_buffer *buffer, const struct collated *c,
-	struct dmab_failure *fail)
-{
-	struct dmab_layout layout;
-	struct dmab_bo *bo;
-	if (!plan_storage(buffer, c, &layout, &bo, fail))
-		return false;
-	set_storage(buffer, bo, &layout);
-	return true;
-}
-
-static int copy_rows(struct dmab_bo *from, const struct dmab_layout *from_layout,
-	struct dmab_bo *to, const struct dmab_layout *to_layout)
-{
-	const char *src = dmab_bo_mmap(from, false);
-	if (src == NULL)
-		return -errno;
-	char *dst = dmab_bo_mmap(to, true);
-	if (dst == NULL) {
-		int ret = -errno;
-		dmab_bo_munmap(from, (void *)src);
-		return ret;
-	}
-	int ret = dmab_bo_sync(from, true, DMAB_CPU_READ);
-	if (ret == 0)
-		ret = dmab_bo_sync(to, true, DMAB_CPU_WRITE);
-	if (ret == 0) {
-		size_t row = (size_t)from_layout->width * dmab_format_bpp(from_layout->format);
-		for (uint32_t y = 0; y < from_layout->height; y++) {
-			memcpy(dst + to_layout->offset + (size_t)y * to_layout->stride,
-				src + from_layout->offset + (size_t)y * from_layout->stride, row);
-		}
-		dmab_bo_sync(to, false, DMAB_CPU_WRITE);
-		dmab_bo_sync(from, false, DMAB_CPU_READ);
-	}
-	dmab_bo_munmap(to, dst);
-	dmab_bo_munmap(from, (void *)src);
-	return ret;
-}
-
-/* Only once nothing maps the old storage: no copy races a writer. */
-static bool migrate(struct dmab_buffer *buffer, const struct collated *c,
-	struct dmab_failure *fail)
-{
-	if (buffer->imported) {
-		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE, "imported storage cannot move");
-		return false;
-	}
-	uint64_t old_charge = buffer->charged;
-	struct dmab_layout layout;
-	struct dmab_bo *bo;
-	if (!plan_storage(buffer, c, &layout, &bo, fail))
-		return false;
-	int ret = copy_rows(buffer->bo, &buffer->layout, bo, &layout);
-	if (ret < 0) {
-		dmab_bo_destroy(bo);
-		dmab_account_recharge_bytes(buffer->owner, buffer->charged, old_charge, NULL);
-		buffer->charged = old_charge;
-		dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "copying to new storage failed: %s",
-			strerror(-ret));
-		return false;
-	}
-	set_storage(buffer, bo, &layout);
-	return true;
-}
-
 /* --- the steps of dmab_buffer_process --- */
 
-static struct dmab_attachment *find_attachment(struct dmab_buffer *buffer,
-	enum map_state state, bool moved_sent)
+static struct dmab_attachment *first_in_state(struct dmab_buffer *buffer, enum att_state state)
 {
 	struct dmab_attachment *att;
 	dmab_list_for_each(att, &buffer->attachments, link) {
-		if (att->map_state == state && att->moved_sent == moved_sent)
+		if (att->state == state) {
 			return att;
+		}
 	}
 	return NULL;
 }
 
 static bool tell_moved(struct dmab_buffer *buffer)
 {
-	if (buffer->mappings == 0)
+	if (buffer->storage != STORAGE_MOVING) {
 		return false;
-	struct collated c;
-	collate(buffer, &c);
-	if (meets(buffer, &c))
-		return false;
-	struct dmab_attachment *att = find_attachment(buffer, MAP_DONE, false);
-	if (att == NULL)
-		return false;
-	att->moved_sent = true;
-	if (att->listener.moved != NULL)
-		att->listener.moved(att, att->data);
-	return true;
+	}
+	struct dmab_attachment *att;
+	dmab_list_for_each(att, &buffer->attachments, link) {
+		if (is_mapped(att->state) && att->moved_serial != att->map_serial) {
+			att->moved_serial = att->map_serial;
+			if (att->listener.moved != NULL) {
+				att->listener.moved(att, att->map_serial, att->data);
+			}
+			return true;
+		}
+	}
+	return false;
 }
 
 static void answer_map(struct dmab_attachment *att)
@@ -404,109 +221,281 @@ static void answer_map(struct dmab_attachment *att)
 			fail_attachment(att, &fail);
 			return;
 		}
-		if (!writable && bo->readonly_fd)
+		if (!writable && bo->readonly_fd) {
 			mapping.flags |= DMAB_MAP_READ_ONLY;
+		}
 	}
-	att->map_state = MAP_DONE;
-	buffer->mappings++;
-	if (att->listener.mapped != NULL)
-		att->listener.mapped(att, &mapping, att->data);
-	else if (mapping.fd >= 0)
+	att_enter(att, ATT_MAPPED);
+	if (att->listener.mapped != NULL) {
+		att->listener.mapped(att, att->map_serial, &mapping, att->data);
+	} else if (mapping.fd >= 0) {
 		close(mapping.fd);
+	}
 }
 
-/*
- * Maps wait while the storage is missing or must move: the first pending map
- * allocates, and a migration runs once no mapping of the old storage is left.
- */
-static bool serve_map(struct dmab_buffer *buffer)
+static void idle_done(struct dmab_fence *idle, struct dmab_fence_cb *cb)
 {
-	struct dmab_attachment *att = find_attachment(buffer, MAP_PENDING, false);
-	if (att == NULL)
-		return false;
-	struct collated c;
-	collate(buffer, &c);
+	struct dmab_buffer *buffer = dmab_container_of(cb, struct dmab_buffer, idle_cb);
+	buffer->idle = NULL;
+	dmab_fence_unref(idle);
+	dmab_buffer_process(buffer);
+	dmab_buffer_unref(buffer);
+}
+
+/* The kernel may still be using the old storage: wait in the event loop, not in an ioctl. */
+static void start_draining(struct dmab_buffer *buffer)
+{
+	const struct dmab_core_hooks *hooks = &buffer->core->hooks;
+	buffer->storage = STORAGE_DRAINING;
+	if (!buffer->bo->is_dmabuf || hooks->storage_idle == NULL) {
+		return;
+	}
+	struct dmab_fence *idle = hooks->storage_idle(hooks->data, buffer);
+	if (idle == NULL) {
+		return;
+	}
+	if (!dmab_fence_add_callback(idle, &buffer->idle_cb, idle_done)) {
+		dmab_fence_unref(idle);
+		return;
+	}
+	buffer->idle = idle;
+	dmab_buffer_ref(buffer);
+}
+
+/* After a failed move, the attachments that needed it cannot be served. */
+static void fail_unfitting(struct dmab_buffer *buffer, const struct dmab_failure *fail)
+{
+	struct dmab_attachment *att;
+	dmab_list_for_each(att, &buffer->attachments, link) {
+		if (att->state != ATT_DEFUNCT && !dmab_storage_fits(buffer, att)) {
+			fail_attachment(att, fail);
+			return;
+		}
+	}
+}
+
+static bool storage_step(struct dmab_buffer *buffer)
+{
+	struct dmab_attachment *pending = first_in_state(buffer, ATT_MAP_PENDING);
 	struct dmab_failure fail;
-	if (buffer->bo == NULL) {
-		if (!allocate(buffer, &c, &fail))
-			fail_attachment(att, &fail);
-		return true;
-	}
-	if (!meets(buffer, &c)) {
-		/* Copy once nothing maps the old storage and no device writes it. */
-		if (buffer->mappings > 0 || buffer->acquire != NULL)
+	switch (buffer->storage) {
+	case STORAGE_PLANNED:
+		if (pending == NULL) {
 			return false;
-		if (!migrate(buffer, &c, &fail))
-			fail_attachment(att, &fail);
+		}
+		if (!dmab_storage_allocate(buffer, &fail)) {
+			fail_attachment(pending, &fail);
+		}
+		return true;
+	case STORAGE_READY:
+		if (pending == NULL) {
+			return false;
+		}
+		answer_map(pending);
+		return true;
+	case STORAGE_MOVING:
+		/* Lazy, like the first allocation: the copy waits for someone to map. */
+		if (pending == NULL || buffer->mappings > 0 || buffer->acquire != NULL) {
+			return false;
+		}
+		start_draining(buffer);
+		return true;
+	case STORAGE_DRAINING:
+		if (buffer->idle != NULL) {
+			return false;
+		}
+		if (!dmab_storage_move(buffer, &fail)) {
+			fail_unfitting(buffer, &fail);
+		}
 		return true;
 	}
-	answer_map(att);
-	return true;
+	return false;
 }
 
 static bool grantable(const struct dmab_buffer *buffer, uint32_t dir)
 {
-	if (dir & DMAB_DIR_WRITE)
+	if (dir & DMAB_DIR_WRITE) {
 		return buffer->write_fence == NULL && buffer->readers == 0;
+	}
 	return buffer->write_fence == NULL;
 }
 
 /* FIFO: the first waiter that cannot be granted holds back every later one. */
-static bool grant_access(struct dmab_buffer *buffer)
+static bool grant_next(struct dmab_buffer *buffer)
 {
-	if (dmab_list_empty(&buffer->waiters))
+	if (dmab_list_empty(&buffer->waiters)) {
 		return false;
+	}
 	struct dmab_attachment *att =
 		dmab_container_of(buffer->waiters.next, struct dmab_attachment, wait_link);
-	if (!grantable(buffer, att->access_dir))
+	if (!grantable(buffer, att->dir)) {
 		return false;
-	dmab_list_remove(&att->wait_link);
-	struct dmab_fence *fence = dmab_fence_create();
-	if (fence == NULL) {
+	}
+	att->fence = dmab_fence_create();
+	if (att->fence == NULL) {
 		struct dmab_failure fail;
 		dmab_failure_set(&fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
 		fail_attachment(att, &fail);
 		return true;
 	}
-	att->fence = fence;
-	att->access_held = true;
-	if (att->access_dir & DMAB_DIR_WRITE)
-		buffer->write_fence = fence;
-	else
-		buffer->readers++;
-	if (att->listener.ready != NULL)
-		att->listener.ready(att, att->data);
+	att_enter(att, ATT_HELD);
+	if (att->listener.ready != NULL) {
+		att->listener.ready(att, att->access_serial, att->data);
+	}
 	return true;
 }
 
 void dmab_buffer_process(struct dmab_buffer *buffer)
 {
-	if (buffer->processing)
+	if (buffer->processing) {
 		return;
+	}
 	buffer->processing = true;
 	dmab_buffer_ref(buffer);
-	while (tell_moved(buffer) || dmab_buffer_notify_layout(buffer) || serve_map(buffer) ||
-			grant_access(buffer))
+	while (tell_moved(buffer) || dmab_buffer_notify_layout(buffer) ||
+			storage_step(buffer) || grant_next(buffer)) {
 		continue;
+	}
 	buffer->processing = false;
 	dmab_buffer_unref(buffer);
 }
 
+/* --- authority: revocation and preemption --- */
+
+/* The first live attachment that cut(att, data) selects; callbacks may change the list. */
+typedef bool (*att_select_func)(const struct dmab_attachment *att, const void *data);
+
+static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
+	const struct dmab_failure *fail)
+{
+	dmab_buffer_ref(buffer);
+	bool found = true;
+	while (found) {
+		found = false;
+		struct dmab_attachment *att;
+		dmab_list_for_each(att, &buffer->attachments, link) {
+			if (att->state != ATT_DEFUNCT && select(att, data)) {
+				fail_attachment(att, fail);
+				found = true;
+				break;
+			}
+		}
+	}
+	dmab_buffer_process(buffer);
+	dmab_buffer_unref(buffer);
+}
+
+static bool select_cut(const struct dmab_attachment *att, const void *data)
+{
+	return dmab_grant_is_cut(att->grant);
+}
+
+void dmab_buffer_apply_cut(struct dmab_buffer *buffer)
+{
+	struct dmab_token *token;
+	dmab_list_for_each(token, &buffer->tokens, link) {
+		token->revoked = token->revoked || dmab_grant_is_cut(token->grant);
+	}
+	struct dmab_handle *handle;
+	dmab_list_for_each(handle, &buffer->handles, link) {
+		handle->revoked = handle->revoked || dmab_grant_is_cut(handle->grant);
+	}
+	struct dmab_failure fail;
+	dmab_failure_set(&fail, DMAB_REASON_REVOKED_TOKEN,
+		"the token this buffer was shared with was revoked by its owner");
+	fail_selected(buffer, select_cut, NULL, &fail);
+}
+
+static bool owner_writer(const struct dmab_attachment *att)
+{
+	return att->grant == NULL && att->account != NULL && att->state == ATT_WAITING &&
+		(att->dir & DMAB_DIR_WRITE);
+}
+
+/* Another lineage's bracket that the owner's waiting writer has to wait for. */
+static bool select_blocker(const struct dmab_attachment *att, const void *data)
+{
+	const struct dmab_attachment *writer = data;
+	if (att->grant == NULL || !in_bracket(att->state)) {
+		return false;
+	}
+	if (att->state == ATT_HELD) {
+		return true;
+	}
+	/* Waiting ahead of the writer in the FIFO: it would be granted first. */
+	const struct dmab_attachment *waiter;
+	dmab_list_for_each(waiter, &att->buffer->waiters, wait_link) {
+		if (waiter == writer) {
+			return false;
+		}
+		if (waiter == att) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void preempt_for(struct dmab_buffer *buffer, struct dmab_attachment *writer,
+	uint64_t waited)
+{
+	struct dmab_failure fail;
+	dmab_failure_set(&fail, DMAB_REASON_PREEMPTED,
+		"a bracket of this attachment kept the buffer's owner waiting to write for %" PRIu64
+		" ms, beyond the broker's bound of %" PRIu32 " ms", waited, buffer->core->max_hold_ms);
+	if (buffer->acquire != NULL && buffer->acquire_foreign) {
+		dmab_buffer_cancel_drain(buffer);
+	}
+	fail_selected(buffer, select_blocker, writer, &fail);
+}
+
+uint64_t dmab_buffer_expire_waits(struct dmab_buffer *buffer, uint64_t now, bool *preempted)
+{
+	uint64_t bound = buffer->core->max_hold_ms;
+	uint64_t next = 0;
+	struct dmab_attachment *att;
+	dmab_list_for_each(att, &buffer->waiters, wait_link) {
+		if (!owner_writer(att)) {
+			continue;
+		}
+		uint64_t deadline = att->wait_start + bound;
+		if (deadline <= now) {
+			/*
+			 * If the owner's own brackets still hold it back after this, they
+			 * are the owner's to end: the next round finds nothing to preempt.
+			 */
+			uint64_t waited = now - att->wait_start;
+			att->wait_start = now;
+			*preempted = true;
+			preempt_for(buffer, att, waited);
+			return 0;
+		}
+		if (next == 0 || deadline < next) {
+			next = deadline;
+		}
+	}
+	return next;
+}
+
 /* --- the attachment API --- */
 
-struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
+struct dmab_attachment *dmab_attachment_create(struct dmab_handle *handle,
 	struct dmab_account *account, enum dmab_access access,
 	const struct dmab_constraints *constraints,
 	const struct dmab_attachment_listener *listener, void *data)
 {
 	struct dmab_attachment *att = calloc(1, sizeof(*att));
-	if (att == NULL)
+	if (att == NULL) {
 		return NULL;
+	}
+	struct dmab_buffer *buffer = handle->buffer;
 	att->buffer = dmab_buffer_ref(buffer);
 	att->access = access;
+	att->grant = dmab_grant_ref(handle->grant);
+	att->writer_handle = handle->access == DMAB_ACCESS_READ_WRITE;
 	att->constraints = *constraints;
-	if (listener != NULL)
+	if (listener != NULL) {
 		att->listener = *listener;
+	}
 	att->data = data;
 	dmab_list_init(&att->wait_link);
 	dmab_list_insert(buffer->attachments.prev, &att->link);
@@ -519,26 +508,33 @@ struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
 			return att;
 		}
 	}
-	if (!satisfiable(buffer, &fail)) {
+	if (handle->revoked) {
+		dmab_failure_set(&fail, DMAB_REASON_REVOKED_TOKEN,
+			"the token this buffer was shared with was revoked by its owner");
 		fail_attachment(att, &fail);
 		return att;
 	}
-	dmab_buffer_replan(buffer);
+	if (!dmab_storage_admit(att, &fail)) {
+		fail_attachment(att, &fail);
+		return att;
+	}
 	dmab_buffer_process(buffer);
 	return att;
 }
 
 void dmab_attachment_destroy(struct dmab_attachment *att)
 {
-	if (att == NULL)
+	if (att == NULL) {
 		return;
+	}
 	struct dmab_buffer *buffer = att->buffer;
-	struct dmab_fence *fence = end_bracket(att);
-	end_mapping(att);
+	struct dmab_fence *fence = att->state != ATT_DEFUNCT ? att_enter(att, ATT_DEFUNCT) : NULL;
 	dmab_list_remove(&att->link);
-	if (att->charged)
+	if (att->charged) {
 		dmab_account_uncharge(att->account, DMAB_QUOTA_ATTACHMENTS);
+	}
 	dmab_account_unref(att->account);
+	dmab_grant_unref(att->grant);
 	free(att);
 	dmab_buffer_replan(buffer);
 	release_fence(fence);
@@ -548,8 +544,11 @@ void dmab_attachment_destroy(struct dmab_attachment *att)
 
 void dmab_attachment_teardown(struct dmab_attachment *att)
 {
-	release_fence(end_bracket(att));
+	if (att->state != ATT_DEFUNCT) {
+		release_fence(att_enter(att, ATT_DEFUNCT));
+	}
 	dmab_list_remove(&att->link);
+	dmab_grant_unref(att->grant);
 	free(att);
 }
 
@@ -566,10 +565,12 @@ static bool check_dir(uint32_t dir, struct dmab_misuse_report *report)
 bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
 	struct dmab_misuse_report *report)
 {
-	if (att->defunct)
+	if (att->state == ATT_DEFUNCT) {
 		return true;
-	if (!check_dir(dir, report))
+	}
+	if (!check_dir(dir, report)) {
 		return false;
+	}
 	if ((dir & DMAB_DIR_WRITE) && att->access != DMAB_ACCESS_READ_WRITE) {
 		return dmab_misuse_set(report, DMAB_MISUSE_READ_ONLY,
 			"map with direction %" PRIu32 " writes through a read-only attachment", dir);
@@ -578,13 +579,14 @@ bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
 		return dmab_misuse_set(report, DMAB_MISUSE_READ_ONLY,
 			"the broker's own attachments map read-only");
 	}
-	if (att->map_state != MAP_NONE) {
+	if (att->state != ATT_UNMAPPED) {
 		return dmab_misuse_set(report, DMAB_MISUSE_ALREADY_MAPPED,
-			att->map_state == MAP_DONE ? "the attachment is already mapped" :
-			"a map of the attachment is already pending");
+			att->state == ATT_MAP_PENDING ? "a map of the attachment is already pending" :
+			"the attachment is already mapped");
 	}
-	att->map_state = MAP_PENDING;
+	att->map_serial++;
 	att->map_dir = dir;
+	att_enter(att, ATT_MAP_PENDING);
 	dmab_buffer_process(att->buffer);
 	return true;
 }
@@ -592,45 +594,92 @@ bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
 /* Unmapping a map that is still pending withdraws it. */
 bool dmab_attachment_unmap(struct dmab_attachment *att, struct dmab_misuse_report *report)
 {
-	if (att->defunct)
+	if (att->state == ATT_DEFUNCT) {
 		return true;
-	if (att->map_state == MAP_NONE)
-		return dmab_misuse_set(report, DMAB_MISUSE_NOT_MAPPED, "the attachment is not mapped");
-	if (att->access_dir != 0) {
-		return dmab_misuse_set(report, DMAB_MISUSE_ACCESS_PENDING,
-			"unmap with an access bracket (direction %" PRIu32 ") %s", att->access_dir,
-			att->access_held ? "open" : "waiting");
 	}
-	end_mapping(att);
+	if (att->state == ATT_UNMAPPED) {
+		return dmab_misuse_set(report, DMAB_MISUSE_NOT_MAPPED, "the attachment is not mapped");
+	}
+	if (in_bracket(att->state)) {
+		return dmab_misuse_set(report, DMAB_MISUSE_ACCESS_PENDING,
+			"unmap with an access bracket (direction %" PRIu32 ") %s", att->dir,
+			att->state == ATT_HELD ? "open" : "waiting");
+	}
+	att_enter(att, ATT_UNMAPPED);
 	dmab_buffer_process(att->buffer);
 	return true;
 }
 
-bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
+/* A bracket of the same client that this one would wait for, or that would wait for it. */
+static const struct dmab_attachment *conflicting_sibling(const struct dmab_attachment *att,
+	uint32_t dir)
+{
+	if (att->account == NULL) {
+		return NULL;
+	}
+	const struct dmab_attachment *other;
+	dmab_list_for_each(other, &att->buffer->attachments, link) {
+		if (other != att && other->account == att->account && in_bracket(other->state) &&
+				((other->dir | dir) & DMAB_DIR_WRITE)) {
+			return other;
+		}
+	}
+	return NULL;
+}
+
+static bool check_begin(const struct dmab_attachment *att, uint32_t dir,
 	struct dmab_misuse_report *report)
 {
-	if (att->defunct)
-		return true;
-	if (!check_dir(dir, report))
+	if (!check_dir(dir, report)) {
 		return false;
-	if (att->map_state != MAP_DONE) {
+	}
+	if (!is_mapped(att->state)) {
 		return dmab_misuse_set(report, DMAB_MISUSE_NOT_MAPPED,
-			att->map_state == MAP_NONE ? "begin_access without a map" :
+			att->state == ATT_UNMAPPED ? "begin_access without a map" :
 			"begin_access while the map is still pending");
 	}
-	if (att->access_dir != 0) {
+	if (in_bracket(att->state)) {
 		return dmab_misuse_set(report, DMAB_MISUSE_NESTED_ACCESS,
-			"begin_access inside a bracket (direction %" PRIu32 ") %s", att->access_dir,
-			att->access_held ? "already open" : "still waiting");
+			"begin_access inside a bracket (direction %" PRIu32 ") %s", att->dir,
+			att->state == ATT_HELD ? "already open" : "still waiting");
 	}
 	if (dir & ~att->map_dir) {
 		return dmab_misuse_set(report, DMAB_MISUSE_DIRECTION_MISMATCH,
 			"begin_access direction %" PRIu32 " exceeds the map's direction %" PRIu32,
 			dir, att->map_dir);
 	}
-	att->access_dir = dir;
-	dmab_list_insert(att->buffer->waiters.prev, &att->wait_link);
-	dmab_buffer_process(att->buffer);
+	const struct dmab_attachment *other = conflicting_sibling(att, dir);
+	if (other != NULL) {
+		return dmab_misuse_set(report, DMAB_MISUSE_CONFLICTING_ACCESS,
+			"begin_access (direction %" PRIu32 ") conflicts with this client's bracket "
+			"(direction %" PRIu32 ", %s) on another attachment of the buffer: a "
+			"wait for itself", dir, other->dir,
+			other->state == ATT_HELD ? "open" : "waiting");
+	}
+	return true;
+}
+
+bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
+	struct dmab_misuse_report *report)
+{
+	if (att->state == ATT_DEFUNCT) {
+		return true;
+	}
+	if (!check_begin(att, dir, report)) {
+		return false;
+	}
+	struct dmab_buffer *buffer = att->buffer;
+	struct dmab_core *core = buffer->core;
+	bool waits = !dmab_list_empty(&buffer->waiters) || !grantable(buffer, dir);
+	att->access_serial++;
+	att->dir = dir;
+	att->wait_start = dmab_core_now(core);
+	att_enter(att, ATT_WAITING);
+	if (waits && owner_writer(att)) {
+		dmab_core_arm(core, att->wait_start + core->max_hold_ms);
+	}
+	/* Last: its callbacks may destroy the attachment. */
+	dmab_buffer_process(buffer);
 	return true;
 }
 
@@ -638,21 +687,23 @@ bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
 bool dmab_attachment_end_access(struct dmab_attachment *att, uint32_t dir,
 	struct dmab_misuse_report *report)
 {
-	if (att->defunct)
+	if (att->state == ATT_DEFUNCT) {
 		return true;
-	if (!check_dir(dir, report))
+	}
+	if (!check_dir(dir, report)) {
 		return false;
-	if (att->access_dir == 0) {
+	}
+	if (!in_bracket(att->state)) {
 		return dmab_misuse_set(report, DMAB_MISUSE_NOT_IN_ACCESS,
 			"end_access without begin_access");
 	}
-	if (dir != att->access_dir) {
+	if (dir != att->dir) {
 		return dmab_misuse_set(report, DMAB_MISUSE_DIRECTION_MISMATCH,
 			"end_access direction %" PRIu32 " differs from begin_access direction %" PRIu32,
-			dir, att->access_dir);
+			dir, att->dir);
 	}
 	struct dmab_buffer *buffer = dmab_buffer_ref(att->buffer);
-	release_fence(end_bracket(att));
+	release_fence(att_enter(att, ATT_MAPPED));
 	dmab_buffer_process(buffer);
 	dmab_buffer_unref(buffer);
 	return true;
@@ -660,7 +711,7 @@ bool dmab_attachment_end_access(struct dmab_attachment *att, uint32_t dir,
 
 bool dmab_attachment_is_defunct(const struct dmab_attachment *att)
 {
-	return att->defunct;
+	return att->state == ATT_DEFUNCT;
 }
 
 struct dmab_buffer *dmab_attachment_get_buffer(struct dmab_attachment *att)
@@ -671,14 +722,14 @@ struct dmab_buffer *dmab_attachment_get_buffer(struct dmab_attachment *att)
 bool dmab_attachment_set_acquire_fence(struct dmab_attachment *att, struct dmab_fence *fence,
 	struct dmab_misuse_report *report)
 {
-	if (att->defunct)
+	if (att->state == ATT_DEFUNCT) {
 		return true;
-	if (!att->access_held || !(att->access_dir & DMAB_DIR_WRITE)) {
+	}
+	if (att->state != ATT_HELD || !(att->dir & DMAB_DIR_WRITE)) {
 		return dmab_misuse_set(report, DMAB_MISUSE_NOT_IN_ACCESS,
 			"set_acquire_fence without an open WRITE bracket (%s)",
-			att->access_dir == 0 ? "no bracket" :
-			!att->access_held ? "the bracket still waits for ready" :
-			"the bracket only reads");
+			att->state == ATT_WAITING ? "the bracket still waits for ready" :
+			att->state == ATT_HELD ? "the bracket only reads" : "no bracket");
 	}
 	if (att->acquire != NULL) {
 		return dmab_misuse_set(report, DMAB_MISUSE_DUPLICATE_FENCE,
@@ -691,9 +742,28 @@ bool dmab_attachment_set_acquire_fence(struct dmab_attachment *att, struct dmab_
 /* Coherency only: a reader whose sync fails can do no better than read anyway. */
 int dmab_attachment_start_cpu_access(struct dmab_attachment *att)
 {
-	if (!att->access_held || att->cpu_started)
+	if (att->state != ATT_HELD || att->cpu_started) {
 		return -EINVAL;
-	int ret = dmab_bo_sync(att->buffer->bo, true, att->access_dir);
+	}
+	int ret = dmab_bo_sync(att->buffer->bo, true, att->dir);
 	att->cpu_started = ret == 0;
 	return ret;
+}
+
+enum dmab_attachment_state dmab_attachment_stats_state(const struct dmab_attachment *att)
+{
+	switch (att->state) {
+	case ATT_UNMAPPED:
+		return DMAB_ATTACHMENT_UNMAPPED;
+	case ATT_MAP_PENDING:
+		return DMAB_ATTACHMENT_MAP_PENDING;
+	case ATT_MAPPED:
+	case ATT_WAITING:
+	case ATT_HELD:
+		return att->moved_serial == att->map_serial && att->map_serial != 0 ?
+			DMAB_ATTACHMENT_MOVING : DMAB_ATTACHMENT_MAPPED;
+	case ATT_DEFUNCT:
+		return DMAB_ATTACHMENT_DEFUNCT;
+	}
+	return DMAB_ATTACHMENT_DEFUNCT;
 }

@@ -147,29 +147,49 @@ static struct dmab_buffer *buffer_create(struct dmab_account *owner,
 }
 
 static struct dmab_handle *handle_alloc(struct dmab_buffer *buffer,
-	struct dmab_account *account, enum dmab_access access)
+	struct dmab_account *account, enum dmab_access access, struct dmab_grant *grant)
 {
 	struct dmab_handle *handle = calloc(1, sizeof(*handle));
-	if (handle == NULL)
+	if (handle == NULL) {
 		return NULL;
+	}
 	handle->buffer = dmab_buffer_ref(buffer);
 	handle->account = dmab_account_ref(account);
 	handle->access = access;
+	handle->grant = dmab_grant_ref(grant);
 	dmab_list_insert(buffer->handles.prev, &handle->link);
 	return handle;
 }
 
 struct dmab_handle *dmab_handle_new(struct dmab_buffer *buffer, struct dmab_account *account,
-	enum dmab_access access, struct dmab_failure *fail)
+	enum dmab_access access, struct dmab_grant *grant, struct dmab_failure *fail)
 {
-	if (!dmab_account_charge(account, DMAB_QUOTA_BUFFERS, fail))
+	if (!dmab_account_charge(account, DMAB_QUOTA_BUFFERS, fail)) {
 		return NULL;
-	struct dmab_handle *handle = handle_alloc(buffer, account, access);
+	}
+	struct dmab_handle *handle = handle_alloc(buffer, account, access, grant);
 	if (handle == NULL) {
 		dmab_account_uncharge(account, DMAB_QUOTA_BUFFERS);
 		dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
+		return NULL;
 	}
+	handle->charged = true;
 	return handle;
+}
+
+struct dmab_handle *dmab_handle_clone(struct dmab_handle *handle)
+{
+	struct dmab_handle *clone = handle_alloc(handle->buffer, handle->account, handle->access,
+		handle->grant);
+	if (clone != NULL) {
+		clone->revoked = handle->revoked;
+	}
+	return clone;
+}
+
+bool dmab_handle_is_revoked(const struct dmab_handle *handle)
+{
+	return handle->revoked;
 }
 
 /*
@@ -187,18 +207,21 @@ static struct dmab_handle *handle_for_new_buffer(struct dmab_account *account,
 	struct dmab_buffer *buffer = buffer_create(account, layout, name);
 	if (buffer == NULL)
 		goto err_buffer;
-	struct dmab_handle *handle = handle_alloc(buffer, account, DMAB_ACCESS_READ_WRITE);
+	buffer->charge = (struct charge){ dmab_account_ref(account), layout->size };
+	struct dmab_handle *handle = handle_alloc(buffer, account, DMAB_ACCESS_READ_WRITE, NULL);
 	if (handle == NULL) {
 		buffer->refs = 1;
 		dmab_buffer_unref(buffer);
-		goto err_buffer;
+		goto err_handle;
 	}
-	buffer->charged = layout->size;
+	handle->charged = true;
 	buffer->bo = bo;
+	buffer->storage = bo != NULL ? STORAGE_READY : STORAGE_PLANNED;
 	return handle;
 
 err_buffer:
 	dmab_account_recharge_bytes(account, layout->size, 0, NULL);
+err_handle:
 	dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
 err_bytes:
 	dmab_account_uncharge(account, DMAB_QUOTA_BUFFERS);
@@ -266,8 +289,11 @@ void dmab_handle_destroy(struct dmab_handle *handle)
 	if (handle == NULL)
 		return;
 	dmab_list_remove(&handle->link);
-	dmab_account_uncharge(handle->account, DMAB_QUOTA_BUFFERS);
+	if (handle->charged) {
+		dmab_account_uncharge(handle->account, DMAB_QUOTA_BUFFERS);
+	}
 	dmab_account_unref(handle->account);
+	dmab_grant_unref(handle->grant);
 	struct dmab_buffer *buffer = handle->buffer;
 	free(handle);
 	dmab_buffer_unref(buffer);
@@ -342,7 +368,8 @@ void dmab_buffer_unref(struct dmab_buffer *buffer)
 {
 	if (buffer == NULL || --buffer->refs > 0)
 		return;
-	dmab_account_recharge_bytes(buffer->owner, buffer->charged, 0, NULL);
+	dmab_charge_drop(&buffer->charge);
+	dmab_charge_drop(&buffer->target.charge);
 	dmab_account_unref(buffer->owner);
 	buffer_free(buffer);
 }
@@ -353,9 +380,16 @@ void dmab_buffer_teardown(struct dmab_buffer *buffer)
 	dmab_list_for_each_safe(att, att_tmp, &buffer->attachments, link)
 		dmab_attachment_teardown(att);
 	dmab_buffer_cancel_drain(buffer);
+	if (buffer->idle != NULL) {
+		dmab_fence_remove_callback(buffer->idle, &buffer->idle_cb);
+		dmab_fence_unref(buffer->idle);
+		buffer->idle = NULL;
+	}
 	struct dmab_handle *handle, *handle_tmp;
-	dmab_list_for_each_safe(handle, handle_tmp, &buffer->handles, link)
+	dmab_list_for_each_safe(handle, handle_tmp, &buffer->handles, link) {
+		dmab_grant_unref(handle->grant);
 		free(handle);
+	}
 	buffer_free(buffer);
 }
 
@@ -388,7 +422,7 @@ struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write)
 	int len = 0;
 	struct dmab_attachment *att;
 	dmab_list_for_each(att, &buffer->attachments, link) {
-		if (att->access_held && !(att->access_dir & DMAB_DIR_WRITE))
+		if (att->state == ATT_HELD && !(att->dir & DMAB_DIR_WRITE))
 			fences[len++] = att->fence;
 	}
 	struct dmab_fence *fence = dmab_fence_create_all(fences, len);

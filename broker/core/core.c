@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/internal.h"
 
@@ -45,6 +46,13 @@ struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char
 		return NULL;
 	}
 	fill_limits(&core->limits, options != NULL ? &options->limits : NULL);
+	core->max_hold_ms = DMAB_CORE_DEFAULT_MAX_HOLD_MS;
+	if (options != NULL) {
+		core->hooks = options->hooks;
+		if (options->max_hold_ms != 0) {
+			core->max_hold_ms = options->max_hold_ms;
+		}
+	}
 	dmab_list_init(&core->buffers);
 	dmab_list_init(&core->accounts);
 	core->next_buffer_id = 1;
@@ -68,6 +76,53 @@ void dmab_core_destroy(struct dmab_core *core)
 		dmab_account_free(account);
 	dmab_alloc_set_finish(&core->allocators);
 	free(core);
+}
+
+uint64_t dmab_core_now(struct dmab_core *core)
+{
+	if (core->hooks.now_ms != NULL) {
+		return core->hooks.now_ms(core->hooks.data);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void dmab_core_arm(struct dmab_core *core, uint64_t deadline)
+{
+	if (core->timer_deadline != 0 && core->timer_deadline <= deadline) {
+		return;
+	}
+	core->timer_deadline = deadline;
+	if (core->hooks.arm_timer != NULL) {
+		core->hooks.arm_timer(core->hooks.data, deadline);
+	}
+}
+
+void dmab_core_handle_timer(struct dmab_core *core)
+{
+	uint64_t now = dmab_core_now(core);
+	uint64_t next;
+	core->timer_deadline = 0;
+again:
+	next = 0;
+	struct dmab_buffer *buffer;
+	dmab_list_for_each(buffer, &core->buffers, link) {
+		bool preempted = false;
+		uint64_t deadline = dmab_buffer_expire_waits(buffer, now, &preempted);
+		if (preempted) {
+			/* Its callbacks may have freed other buffers: start over. */
+			goto again;
+		}
+		if (deadline != 0 && (next == 0 || deadline < next)) {
+			next = deadline;
+		}
+	}
+	if (next != 0) {
+		dmab_core_arm(core, next);
+	} else if (core->hooks.arm_timer != NULL) {
+		core->hooks.arm_timer(core->hooks.data, 0);
+	}
 }
 
 void dmab_core_get_limits(const struct dmab_core *core, struct dmab_limits *limits)
@@ -113,6 +168,8 @@ static void visit_buffer(struct dmab_buffer *buffer, dmab_buffer_visit_func buff
 			.id = buffer->id,
 			.name = buffer->name,
 			.owner_pid = buffer->owner->pid,
+			.payer_pid = buffer->charge.payer != NULL ? buffer->charge.payer->pid : 0,
+			.usage = buffer->usage,
 			.layout = buffer->layout,
 			.allocator = "",
 			.refs = (uint32_t)buffer->refs,
@@ -133,8 +190,9 @@ static void visit_buffer(struct dmab_buffer *buffer, dmab_buffer_visit_func buff
 			.buffer_id = buffer->id,
 			.pid = att->account != NULL ? att->account->pid : 0,
 			.access = att->access,
-			.mapped = att->map_state == MAP_DONE,
-			.in_access = att->access_held ? att->access_dir : 0,
+			.state = dmab_attachment_stats_state(att),
+			.in_access = att->state == ATT_HELD ? att->dir : 0,
+			.waiting = att->state == ATT_WAITING ? att->dir : 0,
 		};
 		attachment_func(&stats, data);
 	}

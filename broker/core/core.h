@@ -13,8 +13,10 @@
  * Callbacks (attachment listeners, layout listeners, fence callbacks) may run
  * synchronously inside the call that caused them: mapped inside map, ready inside
  * begin_access when nothing conflicts, ready for a waiter inside another
- * attachment's end_access or destroy, or inside the dmab_fence_signal of an
- * acquire fence. A callback may call back into the core,
+ * attachment's end_access or destroy, inside the dmab_fence_signal of an
+ * acquire or storage fence, inside dmab_token_revoke (failed, for the
+ * attachments it cuts off) or inside dmab_core_handle_timer (failed, for the
+ * brackets it preempts). A callback may call back into the core,
  * including destroying the attachment it was called for or any other object,
  * with two exceptions: it must not destroy an object whose create function has
  * not returned yet (a failed callback run by dmab_attachment_create), and it
@@ -38,6 +40,8 @@ struct dmab_allocator_set;
 #define DMAB_CORE_DEFAULT_MAX_ATTACHMENTS 512u
 #define DMAB_CORE_DEFAULT_MAX_TOKENS 128u
 #define DMAB_CORE_DEFAULT_MAX_DIMENSION 16384u
+/* How long another client's bracket may keep a buffer's owner waiting to write. */
+#define DMAB_CORE_DEFAULT_MAX_HOLD_MS 500u
 
 enum dmab_access {
 	DMAB_ACCESS_READ = 1,
@@ -82,6 +86,7 @@ enum dmab_reason {
 	DMAB_REASON_UNSATISFIABLE = 4,
 	DMAB_REASON_DEFUNCT = 5,
 	DMAB_REASON_PERMISSION_DENIED = 6,
+	DMAB_REASON_PREEMPTED = 7,
 };
 
 struct dmab_failure {
@@ -116,6 +121,7 @@ enum dmab_misuse {
 	DMAB_MISUSE_NOT_IN_ACCESS,
 	DMAB_MISUSE_DIRECTION_MISMATCH,
 	DMAB_MISUSE_ACCESS_PENDING,
+	DMAB_MISUSE_CONFLICTING_ACCESS,
 	/* set_acquire_fence */
 	DMAB_MISUSE_DUPLICATE_FENCE,
 };
@@ -132,14 +138,37 @@ struct dmab_limits {
 	uint32_t max_buffers, max_attachments, max_tokens;
 };
 
+struct dmab_buffer;
+struct dmab_fence;
+
+/* What the core needs from the event loop that drives it; every member may be NULL. */
+struct dmab_core_hooks {
+	/*
+	 * Calls dmab_core_handle_timer once the monotonic clock reaches
+	 * deadline_ms (0: disarm). The core keeps one timer.
+	 */
+	void (*arm_timer)(void *data, uint64_t deadline_ms);
+	/*
+	 * A new fence that signals once every access the kernel knows of to the
+	 * buffer's dma-buf storage has finished (its implicit fences), polled by
+	 * the event loop; NULL on allocation failure. Without it the core takes
+	 * such storage as idle.
+	 */
+	struct dmab_fence *(*storage_idle)(void *data, struct dmab_buffer *buffer);
+	/* The monotonic clock in milliseconds; CLOCK_MONOTONIC without it. */
+	uint64_t (*now_ms)(void *data);
+	void *data;
+};
+
 struct dmab_core_options {
 	const char *allocator; /* see dmab_alloc_set_init; NULL is "auto" */
 	struct dmab_limits limits; /* zero fields take the defaults */
+	uint32_t max_hold_ms; /* 0: DMAB_CORE_DEFAULT_MAX_HOLD_MS */
+	struct dmab_core_hooks hooks;
 };
 
 struct dmab_core;
 struct dmab_account;
-struct dmab_buffer;
 struct dmab_handle;
 struct dmab_attachment;
 struct dmab_token;
@@ -174,6 +203,13 @@ struct dmab_allocator_set *dmab_core_get_allocators(struct dmab_core *core);
 const uint32_t *dmab_core_get_formats(size_t *len);
 /* Bytes per pixel of a supported format, 0 for an unknown one. */
 uint32_t dmab_format_bpp(uint32_t format);
+/* Planes of a supported format, 0 for an unknown one. */
+uint32_t dmab_format_planes(uint32_t format);
+/*
+ * Preempts the brackets that kept a buffer's owner waiting to write for
+ * max_hold_ms, and arms the timer for the next deadline.
+ */
+void dmab_core_handle_timer(struct dmab_core *core);
 
 /* --- accounts: one per client connection --- */
 
@@ -212,10 +248,17 @@ bool dmab_import_desc_check(const struct dmab_core *core, int fd,
  */
 struct dmab_handle *dmab_handle_import_fd(struct dmab_account *account, int fd,
 	const struct dmab_import_desc *desc, struct dmab_failure *fail);
+/*
+ * A new reference of the same lineage, uncharged: revoking the token the
+ * original came through cuts it off too. For the compositor's wl_buffers.
+ */
+struct dmab_handle *dmab_handle_clone(struct dmab_handle *handle);
 /* Drops the reference. NULL is a no-op. */
 void dmab_handle_destroy(struct dmab_handle *handle);
 struct dmab_buffer *dmab_handle_get_buffer(struct dmab_handle *handle);
 enum dmab_access dmab_handle_get_access(const struct dmab_handle *handle);
+/* True once the token this reference came through (or one it descends from) was revoked. */
+bool dmab_handle_is_revoked(const struct dmab_handle *handle);
 
 /* Called when the buffer's layout changes (collation at first map, migration). */
 typedef void (*dmab_handle_layout_func)(struct dmab_handle *handle, void *data);
@@ -253,10 +296,16 @@ int dmab_buffer_import_sync_file(struct dmab_buffer *buffer, int fd);
 
 /* --- attachments --- */
 
+/*
+ * serial is the number of the map (mapped, moved) or begin_access (ready)
+ * that the event answers: each attachment numbers its maps and its brackets
+ * from 1, in the order of the calls.
+ */
 struct dmab_attachment_listener {
-	void (*mapped)(struct dmab_attachment *att, const struct dmab_mapping *mapping, void *data);
-	void (*ready)(struct dmab_attachment *att, void *data);
-	void (*moved)(struct dmab_attachment *att, void *data);
+	void (*mapped)(struct dmab_attachment *att, uint32_t serial,
+		const struct dmab_mapping *mapping, void *data);
+	void (*ready)(struct dmab_attachment *att, uint32_t serial, void *data);
+	void (*moved)(struct dmab_attachment *att, uint32_t serial, void *data);
 	/* The attachment is defunct afterwards; only destroy is valid. */
 	void (*failed)(struct dmab_attachment *att, const struct dmab_failure *fail, void *data);
 };
@@ -264,13 +313,17 @@ struct dmab_attachment_listener {
 bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *constraints,
 	struct dmab_misuse_report *report);
 /*
- * account is NULL for the broker's own attachments (the compositor): they are not
- * charged to any quota, their mappings carry a read-only data pointer, valid
- * until unmap, not an fd, and their CPU access is started by
- * dmab_attachment_start_cpu_access, not by the grant. On a failure a correct client can meet, the
- * attachment is still created and the failed callback runs before this returns.
+ * An attachment through handle, the reference it is made from: its lineage
+ * decides whether revoking a token cuts it off, and whether its constraints
+ * may change the storage (only writers may). account is NULL for the broker's
+ * own attachments (the compositor): they are not charged to any quota, their
+ * mappings carry a read-only data pointer, valid until unmap, not an fd, and
+ * their CPU access is started by dmab_attachment_start_cpu_access, not by the
+ * grant. Admission happens here: on a failure a correct client can meet, the
+ * attachment is still created and the failed callback runs before this
+ * returns, and nothing else changes.
  */
-struct dmab_attachment *dmab_attachment_create(struct dmab_buffer *buffer,
+struct dmab_attachment *dmab_attachment_create(struct dmab_handle *handle,
 	struct dmab_account *account, enum dmab_access access,
 	const struct dmab_constraints *constraints,
 	const struct dmab_attachment_listener *listener, void *data);
@@ -321,8 +374,18 @@ struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_acces
 	struct dmab_failure *fail);
 /* The token's 32 hex digits and a NUL. */
 const char *dmab_token_get_string(const struct dmab_token *token);
-/* Withdraws the token and frees it. NULL is a no-op. */
+/*
+ * Withdraws the token and every access granted through it: attachments made
+ * through references imported with it, or with tokens shared from those, fail
+ * with DMAB_REASON_REVOKED_TOKEN, and those references can attach or share no
+ * more. Releases the token. NULL is a no-op.
+ */
 void dmab_token_revoke(struct dmab_token *token);
+/*
+ * Stops later imports, like revoke, but leaves the access already granted:
+ * for a token whose client disconnected. Releases the token. NULL is a no-op.
+ */
+void dmab_token_withdraw(struct dmab_token *token);
 
 /* --- introspection, like debugfs bufinfo --- */
 
@@ -330,6 +393,8 @@ struct dmab_buffer_stats {
 	uint32_t id;
 	const char *name;
 	pid_t owner_pid;
+	pid_t payer_pid; /* of the client charged for the storage */
+	uint32_t usage; /* enum dmab_usage */
 	struct dmab_layout layout;
 	const char *allocator; /* "" while unbacked */
 	uint32_t refs;
@@ -337,12 +402,22 @@ struct dmab_buffer_stats {
 	uint32_t read_fences_pending;
 };
 
+/* Values equal dmabroker_info_v1.attachment_state. */
+enum dmab_attachment_state {
+	DMAB_ATTACHMENT_UNMAPPED = 0,
+	DMAB_ATTACHMENT_MAP_PENDING = 1,
+	DMAB_ATTACHMENT_MAPPED = 2,
+	DMAB_ATTACHMENT_MOVING = 3,
+	DMAB_ATTACHMENT_DEFUNCT = 4,
+};
+
 struct dmab_attachment_stats {
 	uint32_t buffer_id;
 	pid_t pid; /* 0 for the broker's own */
 	enum dmab_access access;
-	bool mapped;
+	enum dmab_attachment_state state;
 	uint32_t in_access; /* enum dmab_dir of the open bracket, or 0 */
+	uint32_t waiting; /* enum dmab_dir of the bracket waiting for ready, or 0 */
 };
 
 typedef void (*dmab_buffer_visit_func)(const struct dmab_buffer_stats *stats, void *data);

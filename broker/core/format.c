@@ -31,6 +31,11 @@ uint32_t dmab_format_bpp(uint32_t format)
 	return 0;
 }
 
+uint32_t dmab_format_planes(uint32_t format)
+{
+	return dmab_format_bpp(format) != 0 ? 1 : 0;
+}
+
 /*
  * The mapped event describes a plane with 32-bit stride and size, so a plan
  * must fit both as well as the 64-bit storage size.

@@ -13,9 +13,19 @@ enum { DMAB_NAME_MAX = 63 };
 struct dmab_core {
 	struct dmab_allocator_set allocators;
 	struct dmab_limits limits;
+	uint32_t max_hold_ms;
+	struct dmab_core_hooks hooks;
+	uint64_t timer_deadline; /* armed for, or 0 */
 	struct dmab_list buffers; /* dmab_buffer.link, in creation order */
 	struct dmab_list accounts; /* dmab_account.link */
 	uint32_t next_buffer_id;
+};
+
+/* See grant.c. */
+struct dmab_grant {
+	int refs;
+	struct dmab_grant *parent; /* a reference; NULL under the creator's */
+	bool cut; /* its token was revoked */
 };
 
 struct dmab_account {
@@ -28,10 +38,28 @@ struct dmab_account {
 	uint32_t buffers, attachments, tokens;
 };
 
-enum map_state {
-	MAP_NONE,
-	MAP_PENDING, /* deferred until storage exists and meets every constraint */
-	MAP_DONE,
+/*
+ * The storage of a buffer. Every transition is in storage_step (attachment.c),
+ * but the admission of an attachment, which may start a move.
+ */
+enum storage_state {
+	STORAGE_PLANNED, /* no storage yet: the first map allocates it as planned */
+	STORAGE_READY, /* the storage meets every admitted constraint */
+	STORAGE_MOVING, /* it must move: mappers are told, maps wait for every mapping to go */
+	STORAGE_DRAINING, /* no mapping left: waiting for the old storage to go idle */
+};
+
+/* Storage charged to an account: the bytes, and who pays them. */
+struct charge {
+	struct dmab_account *payer; /* a reference while bytes are charged */
+	uint64_t bytes;
+};
+
+/* Where a move goes: decided, and paid for, when the attachment that needs it is admitted. */
+struct move_target {
+	struct dmab_layout layout;
+	struct dmab_allocator *allocator;
+	struct charge charge;
 };
 
 struct dmab_buffer {
@@ -44,19 +72,24 @@ struct dmab_buffer {
 	uint32_t import_flags;
 	bool imported; /* the storage and its layout are the client's: never re-planned */
 
-	struct dmab_account *owner; /* holds a reference for the byte charge */
-	uint64_t charged; /* bytes charged to the owner */
+	/* The creator, whose writers may preempt other lineages' brackets. A reference. */
+	struct dmab_account *owner;
+	struct charge charge; /* of the storage, or of the plan until it is allocated */
 
-	struct dmab_layout layout;
-	struct dmab_bo *bo; /* NULL until the first map */
+	enum storage_state storage;
+	struct dmab_layout layout; /* of the storage, or of the plan */
+	struct dmab_bo *bo; /* NULL while STORAGE_PLANNED */
 	void *bo_data; /* the broker's read-only mapping of bo, made on demand */
+	struct move_target target; /* while STORAGE_MOVING or STORAGE_DRAINING */
+	struct dmab_fence *idle; /* while STORAGE_DRAINING: the old storage's implicit fences */
+	struct dmab_fence_cb idle_cb;
 
 	struct dmab_list handles; /* dmab_handle.link */
 	struct dmab_list attachments; /* dmab_attachment.link, in creation order */
 	struct dmab_list waiters; /* dmab_attachment.wait_link, FIFO */
 	struct dmab_list tokens; /* dmab_token.link, live and revoked */
 
-	uint32_t mappings; /* attachments in MAP_DONE */
+	uint32_t mappings; /* attachments in ATT_MAPPED, ATT_WAITING or ATT_HELD */
 	struct dmab_fence *write_fence; /* of the held WRITE bracket, or NULL */
 	/*
 	 * Set while a WRITE bracket has ended but its acquire fence has not
@@ -64,6 +97,7 @@ struct dmab_buffer {
 	 */
 	struct dmab_fence *acquire;
 	struct dmab_fence_cb acquire_cb;
+	bool acquire_foreign; /* the drained bracket was not of the creator's lineage */
 	uint32_t readers; /* held READ brackets */
 	bool processing; /* buffer_process is on the stack */
 };
@@ -72,39 +106,59 @@ struct dmab_handle {
 	struct dmab_buffer *buffer;
 	struct dmab_account *account;
 	enum dmab_access access;
+	struct dmab_grant *grant; /* a reference; NULL for the creator's */
+	bool revoked; /* the grant was cut */
+	bool charged; /* counted against the account's buffer quota */
 	struct dmab_list link; /* dmab_buffer.handles */
 	dmab_handle_layout_func layout_func;
 	void *layout_data;
 	bool layout_changed; /* the listener is owed a call */
 };
 
+/*
+ * An attachment's map and bracket. Only att_enter (attachment.c) changes it,
+ * and with it the buffer's counts of mappings, readers and its write fence.
+ */
+enum att_state {
+	ATT_UNMAPPED,
+	ATT_MAP_PENDING, /* held back until storage exists, meets every constraint and is idle */
+	ATT_MAPPED,
+	ATT_WAITING, /* mapped; a bracket waits in dmab_buffer.waiters */
+	ATT_HELD, /* mapped; inside a bracket, which holds a fence */
+	ATT_DEFUNCT, /* failed: ignores every request but destroy */
+};
+
 struct dmab_attachment {
 	struct dmab_buffer *buffer; /* holds a reference */
 	struct dmab_account *account; /* NULL for the broker's own; holds a reference if set */
 	enum dmab_access access;
+	struct dmab_grant *grant; /* of the handle it was made through, a reference */
+	bool writer_handle; /* that handle may write the buffer: its constraints may reshape it */
 	struct dmab_constraints constraints;
 	struct dmab_attachment_listener listener;
 	void *data;
 	struct dmab_list link; /* dmab_buffer.attachments */
-	struct dmab_list wait_link; /* dmab_buffer.waiters while waiting */
-
+	struct dmab_list wait_link; /* dmab_buffer.waiters in ATT_WAITING */
 	bool charged; /* counted against the account's attachment quota */
-	bool defunct;
-	enum map_state map_state;
-	uint32_t map_dir;
-	bool moved_sent; /* this mapping was told to move */
-	uint32_t access_dir; /* of the bracket held or waited for, or 0 */
-	bool access_held;
-	struct dmab_fence *fence; /* of the held bracket */
-	struct dmab_fence *acquire; /* of the held WRITE bracket, or NULL */
-	bool cpu_started; /* dmab_attachment_start_cpu_access ran in the held bracket */
+
+	enum att_state state;
+	uint32_t map_serial, access_serial; /* of the last map and begin_access */
+	uint32_t moved_serial; /* the map last told to move, or 0 */
+	uint32_t map_dir; /* from ATT_MAP_PENDING on */
+	uint32_t dir; /* of the bracket, in ATT_WAITING and ATT_HELD */
+	uint64_t wait_start; /* ms, in ATT_WAITING */
+	struct dmab_fence *fence; /* in ATT_HELD */
+	struct dmab_fence *acquire; /* in ATT_HELD with write, or NULL */
+	bool cpu_started; /* dmab_attachment_start_cpu_access ran in ATT_HELD */
 };
 
 struct dmab_token {
 	struct dmab_buffer *buffer; /* a reference while live */
 	struct dmab_account *account; /* charged while live */
 	enum dmab_access access;
-	bool revoked;
+	struct dmab_grant *grant; /* of the handles imported with it, a reference */
+	bool revoked; /* imports are refused */
+	bool released; /* the charge and the buffer reference are dropped */
 	char string[DMAB_TOKEN_LEN + 1];
 	struct dmab_list link; /* dmab_buffer.tokens */
 };
@@ -150,7 +204,7 @@ void dmab_buffer_layout_changed(struct dmab_buffer *buffer);
 bool dmab_buffer_notify_layout(struct dmab_buffer *buffer);
 /* A handle taking a new buffer reference, charged to account's buffer quota. */
 struct dmab_handle *dmab_handle_new(struct dmab_buffer *buffer, struct dmab_account *account,
-	enum dmab_access access, struct dmab_failure *fail);
+	enum dmab_access access, struct dmab_grant *grant, struct dmab_failure *fail);
 void dmab_buffer_release_storage(struct dmab_buffer *buffer);
 /* The broker's read-only mapping of the storage, made once per bo. */
 const void *dmab_buffer_get_data(struct dmab_buffer *buffer);
@@ -160,6 +214,33 @@ void dmab_buffer_teardown(struct dmab_buffer *buffer);
 /* Re-plans an unbacked buffer from its attachments' constraints. */
 void dmab_buffer_replan(struct dmab_buffer *buffer);
 void dmab_attachment_teardown(struct dmab_attachment *att);
+/* After a grant was cut: its handles are revoked, and their attachments fail. */
+void dmab_buffer_apply_cut(struct dmab_buffer *buffer);
+struct dmab_grant *dmab_grant_create(struct dmab_grant *parent);
+struct dmab_grant *dmab_grant_ref(struct dmab_grant *grant); /* NULL is returned as is */
+void dmab_grant_unref(struct dmab_grant *grant); /* NULL is a no-op */
+bool dmab_grant_is_cut(const struct dmab_grant *grant);
+/*
+ * Preempts what kept the buffer's owner waiting too long, setting *preempted
+ * if it did (callbacks ran); returns the next deadline, or 0.
+ */
+uint64_t dmab_buffer_expire_waits(struct dmab_buffer *buffer, uint64_t now, bool *preempted);
+uint64_t dmab_core_now(struct dmab_core *core);
+enum dmab_attachment_state dmab_attachment_stats_state(const struct dmab_attachment *att);
+/* Arms the core's timer for deadline if it is earlier than the armed one. */
+void dmab_core_arm(struct dmab_core *core, uint64_t deadline);
+/* storage.c */
+/* Decides whether the attachment's constraints can be met, and plans or starts a move. */
+bool dmab_storage_admit(struct dmab_attachment *att, struct dmab_failure *fail);
+/* Does what the buffer is committed to (plan, storage or target) meet att's constraints? */
+bool dmab_storage_fits(const struct dmab_buffer *buffer, const struct dmab_attachment *att);
+/* STORAGE_PLANNED to STORAGE_READY. */
+bool dmab_storage_allocate(struct dmab_buffer *buffer, struct dmab_failure *fail);
+/* STORAGE_DRAINING to STORAGE_READY, on the new storage or, on failure, the old. */
+bool dmab_storage_move(struct dmab_buffer *buffer, struct dmab_failure *fail);
+bool dmab_charge_take(struct charge *charge, struct dmab_account *payer, uint64_t bytes,
+	struct dmab_failure *fail);
+void dmab_charge_drop(struct charge *charge);
 /* Stops waiting for the acquire fence of an ended WRITE bracket and signals its write fence. */
 void dmab_buffer_cancel_drain(struct dmab_buffer *buffer);
 

@@ -31,6 +31,11 @@ struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_acces
 	struct dmab_failure *fail)
 {
 	struct dmab_account *account = handle->account;
+	if (handle->revoked) {
+		dmab_failure_set(fail, DMAB_REASON_REVOKED_TOKEN,
+			"the token this buffer was shared with was revoked by its owner");
+		return NULL;
+	}
 	if (!dmab_account_charge(account, DMAB_QUOTA_TOKENS, fail))
 		return NULL;
 	struct dmab_token *token = calloc(1, sizeof(*token));
@@ -42,6 +47,12 @@ struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_acces
 	if (ret < 0) {
 		dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "getrandom failed: %s",
 			strerror(-ret));
+		free(token);
+		goto err;
+	}
+	token->grant = dmab_grant_create(handle->grant);
+	if (token->grant == NULL) {
+		dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
 		free(token);
 		goto err;
 	}
@@ -61,21 +72,39 @@ const char *dmab_token_get_string(const struct dmab_token *token)
 	return token->string;
 }
 
-/* The record stays with the buffer, so that an import can say the token was revoked. */
-void dmab_token_revoke(struct dmab_token *token)
+/*
+ * The record stays with the buffer, so that an import can say the token was
+ * revoked. A token that its sharer's own revocation cut off already refuses
+ * imports, but keeps its charge until its holder lets go of it.
+ */
+void dmab_token_withdraw(struct dmab_token *token)
 {
-	if (token == NULL)
+	if (token == NULL || token->released)
 		return;
+	struct dmab_buffer *buffer = token->buffer;
 	token->revoked = true;
+	token->released = true;
 	dmab_account_uncharge(token->account, DMAB_QUOTA_TOKENS);
 	dmab_account_unref(token->account);
 	token->account = NULL;
-	dmab_buffer_unref(token->buffer);
+	dmab_buffer_unref(buffer);
+}
+
+void dmab_token_revoke(struct dmab_token *token)
+{
+	if (token == NULL || token->released)
+		return;
+	struct dmab_buffer *buffer = dmab_buffer_ref(token->buffer);
+	token->grant->cut = true;
+	dmab_token_withdraw(token);
+	dmab_buffer_apply_cut(buffer);
+	dmab_buffer_unref(buffer);
 }
 
 void dmab_token_free(struct dmab_token *token)
 {
 	dmab_list_remove(&token->link);
+	dmab_grant_unref(token->grant);
 	free(token);
 }
 
@@ -129,5 +158,5 @@ struct dmab_handle *dmab_handle_import_token(struct dmab_account *account, const
 			string);
 		return NULL;
 	}
-	return dmab_handle_new(token->buffer, account, token->access, fail);
+	return dmab_handle_new(token->buffer, account, token->access, token->grant, fail);
 }

@@ -139,33 +139,33 @@ static const struct dmabroker_attachment_v1_interface attachment_impl = {
 	.set_acquire_fence = attachment_handle_set_acquire_fence,
 };
 
-static void attachment_handle_mapped(struct dmab_attachment *core,
+static void attachment_handle_mapped(struct dmab_attachment *core, uint32_t serial,
 	const struct dmab_mapping *mapping, void *data)
 {
 	struct attachment *att = data;
 
 	/* libwayland sends a dup of the fd; the mapping's own is ours to close. */
 	if (att->base.resource)
-		dmabroker_attachment_v1_send_mapped(att->base.resource, mapping->fd,
+		dmabroker_attachment_v1_send_mapped(att->base.resource, serial, mapping->fd,
 			mapping->offset, mapping->size, mapping->stride, mapping->flags);
 	if (mapping->fd >= 0)
 		close(mapping->fd);
 }
 
-static void attachment_handle_ready(struct dmab_attachment *core, void *data)
+static void attachment_handle_ready(struct dmab_attachment *core, uint32_t serial, void *data)
 {
 	struct attachment *att = data;
 
 	if (att->base.resource)
-		dmabroker_attachment_v1_send_ready(att->base.resource);
+		dmabroker_attachment_v1_send_ready(att->base.resource, serial);
 }
 
-static void attachment_handle_moved(struct dmab_attachment *core, void *data)
+static void attachment_handle_moved(struct dmab_attachment *core, uint32_t serial, void *data)
 {
 	struct attachment *att = data;
 
 	if (att->base.resource)
-		dmabroker_attachment_v1_send_moved(att->base.resource);
+		dmabroker_attachment_v1_send_moved(att->base.resource, serial);
 }
 
 static void attachment_handle_failed(struct dmab_attachment *core,
@@ -203,7 +203,7 @@ static void attachment_handle_resource_destroy(struct wl_resource *resource)
 }
 
 void server_attachment_create(struct wl_resource *parent, uint32_t id,
-	struct dmab_server *server, struct dmab_buffer *buffer, struct dmab_account *account,
+	struct dmab_server *server, struct dmab_handle *handle, struct dmab_account *account,
 	enum dmab_access access, const struct dmab_constraints *constraints)
 {
 	struct wl_resource *resource = server_resource_create(parent,
@@ -213,7 +213,7 @@ void server_attachment_create(struct wl_resource *parent, uint32_t id,
 
 	if (!resource)
 		return;
-	if (!buffer) {
+	if (!handle) {
 		dmabroker_attachment_v1_send_failed(resource, server_defunct_failure.reason,
 			server_defunct_failure.message);
 		return;
@@ -226,7 +226,7 @@ void server_attachment_create(struct wl_resource *parent, uint32_t id,
 	server_object_init(&att->base, server, resource, attachment_release);
 	wl_resource_set_user_data(resource, att);
 	/* A failure a correct client can meet runs the failed callback in here. */
-	att->core = dmab_attachment_create(buffer, account, access, constraints,
+	att->core = dmab_attachment_create(handle, account, access, constraints,
 		&attachment_listener, att);
 	if (!att->core) {
 		attachment_release(&att->base);

@@ -21,11 +21,11 @@ static struct buffer *buffer_from_resource(struct wl_resource *resource)
 	return wl_resource_get_user_data(resource);
 }
 
-struct dmab_buffer *server_buffer_from_resource(struct wl_resource *resource)
+struct dmab_handle *server_handle_from_resource(struct wl_resource *resource)
 {
 	struct buffer *buffer = buffer_from_resource(resource);
 
-	return buffer ? dmab_handle_get_buffer(buffer->handle) : NULL;
+	return buffer ? buffer->handle : NULL;
 }
 
 static void buffer_send_info(struct buffer *buffer)
@@ -90,8 +90,8 @@ static void buffer_handle_attach(struct wl_client *client, struct wl_resource *r
 		server_post_misuse(resource, SERVER_IFACE_BUFFER, &report);
 		return;
 	}
-	server_attachment_create(resource, id, buffer->base.server,
-		dmab_handle_get_buffer(buffer->handle), buffer->account, access, &constraints);
+	server_attachment_create(resource, id, buffer->base.server, buffer->handle,
+		buffer->account, access, &constraints);
 }
 
 static void buffer_handle_share(struct wl_client *client, struct wl_resource *resource,

@@ -51,7 +51,8 @@ static void send_buffer(const struct dmab_buffer_stats *stats, void *data)
 		stats->owner_pid, layout->width, layout->height, layout->format, layout->stride,
 		(uint32_t)(layout->size >> 32), (uint32_t)layout->size,
 		stats->allocator ? stats->allocator : "", stats->refs,
-		stats->write_fence_pending, stats->read_fences_pending);
+		stats->write_fence_pending, stats->read_fences_pending, stats->usage,
+		stats->payer_pid);
 }
 
 static void send_attachment(const struct dmab_attachment_stats *stats, void *data)
@@ -59,7 +60,7 @@ static void send_attachment(const struct dmab_attachment_stats *stats, void *dat
 	struct wl_resource *resource = data;
 
 	dmabroker_info_v1_send_attachment(resource, stats->buffer_id, stats->pid, stats->access,
-		stats->mapped, stats->in_access);
+		stats->state, stats->in_access, stats->waiting);
 }
 
 static void info_send_snapshot(struct info *info)

@@ -95,7 +95,7 @@ static void manager_handle_get_wl_buffer(struct wl_client *client,
 	struct wl_resource *resource, uint32_t id, struct wl_resource *buffer_resource)
 {
 	struct manager *manager = manager_from_resource(resource);
-	struct dmab_buffer *buffer = server_buffer_from_resource(buffer_resource);
+	struct dmab_handle *buffer = server_handle_from_resource(buffer_resource);
 
 	if (!manager) {
 		server_wl_buffer_create(resource, id, NULL, NULL);

@@ -22,6 +22,7 @@ struct dmab_server {
 	struct wl_list objects; /* struct server_object.link */
 	struct wl_list reads; /* struct dmab_server_read.link */
 	struct wl_list fd_watches; /* fd_fence.c */
+	struct wl_event_source *timer; /* the core's: preempts brackets held too long */
 };
 
 /* One per wl_client that bound the manager or linux-dmabuf. */
@@ -96,7 +97,7 @@ struct server_client *server_client_get(struct dmab_server *server,
 void server_buffer_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	struct dmab_account *account, struct dmab_handle *handle, const struct dmab_failure *fail);
 void server_attachment_create(struct wl_resource *parent, uint32_t id,
-	struct dmab_server *server, struct dmab_buffer *buffer, struct dmab_account *account,
+	struct dmab_server *server, struct dmab_handle *handle, struct dmab_account *account,
 	enum dmab_access access, const struct dmab_constraints *constraints);
 void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	struct dmab_token *token, const struct dmab_failure *fail);
@@ -109,11 +110,12 @@ void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 	struct dmab_fence *fence, int fd);
 void server_info_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	const struct dmab_failure *fail);
+/* The wl_buffer takes a reference of handle's lineage: revoking cuts it off too. */
 void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
-	struct dmab_server *server, struct dmab_buffer *buffer);
+	struct dmab_server *server, struct dmab_handle *handle);
 
-/* The core buffer behind a dmabroker_buffer_v1, or NULL if it is defunct. */
-struct dmab_buffer *server_buffer_from_resource(struct wl_resource *resource);
+/* The core reference behind a dmabroker_buffer_v1, or NULL if it is defunct. */
+struct dmab_handle *server_handle_from_resource(struct wl_resource *resource);
 
 /* wl_buffer.c: ends the compositor's reads when the server goes away. */
 void server_reads_finish(struct dmab_server *server);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <wayland-server-core.h>
 
 #include "alloc/alloc.h"
@@ -50,6 +51,7 @@ static const uint32_t misuse_errors[][SERVER_IFACE_COUNT] = {
 	[DMAB_MISUSE_NOT_IN_ACCESS] = { ATTACHMENT(NOT_IN_ACCESS) },
 	[DMAB_MISUSE_DIRECTION_MISMATCH] = { ATTACHMENT(DIRECTION_MISMATCH) },
 	[DMAB_MISUSE_ACCESS_PENDING] = { ATTACHMENT(ACCESS_PENDING) },
+	[DMAB_MISUSE_CONFLICTING_ACCESS] = { ATTACHMENT(CONFLICTING_ACCESS) },
 	[DMAB_MISUSE_DUPLICATE_FENCE] = { ATTACHMENT(DUPLICATE_FENCE) },
 };
 
@@ -192,13 +194,53 @@ void server_log_once(bool *logged, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void core_options_init(struct dmab_core_options *core_options,
-	const struct dmab_server_options *options)
+static int handle_timer(void *data)
 {
-	*core_options = (struct dmab_core_options){0};
+	struct dmab_server *server = data;
+
+	dmab_core_handle_timer(server->core);
+	return 0;
+}
+
+static void arm_timer(void *data, uint64_t deadline_ms)
+{
+	struct dmab_server *server = data;
+	struct timespec ts;
+	uint64_t now;
+	int delay = 0;
+
+	if (deadline_ms != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		/* 0 disarms a libwayland timer: a deadline that has passed fires in 1 ms. */
+		delay = deadline_ms > now ? (int)(deadline_ms - now) : 1;
+	}
+	wl_event_source_timer_update(server->timer, delay);
+}
+
+/*
+ * The kernel's fences of every access to dma-buf storage: a migration copies
+ * only once they signaled, so the broker never sleeps in DMA_BUF_IOCTL_SYNC.
+ */
+static struct dmab_fence *storage_idle(void *data, struct dmab_buffer *buffer)
+{
+	return server_implicit_fence(data, buffer, false);
+}
+
+static void core_options_init(struct dmab_core_options *core_options,
+	const struct dmab_server_options *options, struct dmab_server *server)
+{
+	*core_options = (struct dmab_core_options){
+		.hooks = {
+			.arm_timer = arm_timer,
+			.storage_idle = storage_idle,
+			.data = server,
+		},
+	};
 	if (!options)
 		return;
 	core_options->allocator = options->allocator;
+	core_options->max_hold_ms = options->max_hold_ms;
 	core_options->limits = (struct dmab_limits){
 		.max_width = options->max_width,
 		.max_height = options->max_height,
@@ -227,12 +269,18 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
 
-	core_options_init(&core_options, options);
+	server->timer = wl_event_loop_add_timer(server->loop, handle_timer, server);
+	if (!server->timer) {
+		set_last_error("cannot create the broker's timer");
+		errno = ENOMEM;
+		goto err_free;
+	}
+	core_options_init(&core_options, options, server);
 	server->core = dmab_core_create(&core_options, err, sizeof(err));
 	if (!server->core) {
 		set_last_error("%s", err[0] ? err : "cannot create the broker core");
 		errno = ENODEV;
-		goto err_free;
+		goto err_timer;
 	}
 	server->global = wl_global_create(display, &dmabroker_manager_v1_interface,
 		MANAGER_VERSION, server, server_manager_bind);
@@ -250,6 +298,8 @@ err_global:
 	wl_global_destroy(server->global);
 err_core:
 	dmab_core_destroy(server->core);
+err_timer:
+	wl_event_source_remove(server->timer);
 err_free:
 	free(server);
 	return NULL;
@@ -283,6 +333,7 @@ void dmab_server_destroy(struct dmab_server *server)
 		client_free(client);
 
 	dmab_core_destroy(server->core);
+	wl_event_source_remove(server->timer);
 	free(server);
 }
 

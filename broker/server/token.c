@@ -8,6 +8,7 @@
 struct token {
 	struct server_object base;
 	struct dmab_token *core; /* holds a buffer reference until revoked */
+	bool revoking; /* the client asked: end the access granted through it too */
 };
 
 static const struct dmabroker_token_v1_interface token_impl;
@@ -20,23 +21,39 @@ static struct token *token_from_resource(struct wl_resource *resource)
 
 static void token_handle_revoke(struct wl_client *client, struct wl_resource *resource)
 {
+	struct token *token = token_from_resource(resource);
+
+	if (token)
+		token->revoking = true;
+	wl_resource_destroy(resource);
+}
+
+static void token_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
 	wl_resource_destroy(resource);
 }
 
 static const struct dmabroker_token_v1_interface token_impl = {
 	.revoke = token_handle_revoke,
+	.destroy = token_handle_destroy,
 };
 
 static void token_release(struct server_object *object)
 {
 	struct token *token = wl_container_of(object, token, base);
 
-	dmab_token_revoke(token->core);
+	if (token->revoking)
+		dmab_token_revoke(token->core);
+	else
+		dmab_token_withdraw(token->core);
 	server_object_finish(&token->base);
 	free(token);
 }
 
-/* Revoking is destroying: a client that disconnects withdraws its tokens. */
+/*
+ * A client that disconnects withdraws its tokens: no more imports, but what
+ * it granted stays granted. Only revoke takes it back.
+ */
 static void token_handle_resource_destroy(struct wl_resource *resource)
 {
 	struct token *token = token_from_resource(resource);

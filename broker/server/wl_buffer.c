@@ -20,8 +20,11 @@
 
 struct dmab_server_buffer {
 	struct server_object base;
-	struct dmab_buffer *buffer; /* a reference of its own */
-	struct dmab_handle *handle; /* a linux-dmabuf wl_buffer's, which it owns; else NULL */
+	/*
+	 * Its own: a linux-dmabuf wl_buffer's charges the client's quota, one of
+	 * get_wl_buffer is a clone of the dmabroker_buffer_v1's, revoked with it.
+	 */
+	struct dmab_handle *handle;
 };
 
 struct dmab_server_read {
@@ -29,15 +32,15 @@ struct dmab_server_read {
 	struct dmab_server *server;
 	struct dmab_buffer *buffer; /* a reference of its own; NULL once the server is gone */
 	struct dmab_attachment *att;
-	dmab_server_read_ready_func ready_func;
-	void *ready_data;
+	struct dmab_server_read_listener listener;
+	void *listener_data;
 	const void *data; /* the first row, from the mapping */
 	uint32_t stride;
 	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
 	struct dmab_fence_cb implicit_cb;
 	bool starting; /* inside dmab_server_read_begin */
 	bool granted; /* the READ bracket is held and the implicit fences signaled */
-	bool notified; /* ready_func ran */
+	bool notified; /* listener.ready ran */
 	int error; /* an errno once the read failed, else 0 */
 };
 
@@ -50,6 +53,7 @@ static const int reason_errnos[] = {
 	[DMAB_REASON_UNSATISFIABLE] = EINVAL,
 	[DMAB_REASON_DEFUNCT] = ENODEV,
 	[DMAB_REASON_PERMISSION_DENIED] = EACCES,
+	[DMAB_REASON_PREEMPTED] = ETIMEDOUT,
 };
 
 static const struct wl_buffer_interface wl_buffer_impl;
@@ -88,7 +92,7 @@ void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
 {
 	struct dmab_layout core_layout;
 
-	dmab_buffer_get_layout(buffer->buffer, &core_layout);
+	dmab_buffer_get_layout(dmab_handle_get_buffer(buffer->handle), &core_layout);
 	layout_to_pixels(&core_layout, layout);
 }
 
@@ -106,7 +110,6 @@ static void wl_buffer_release(struct server_object *object)
 	struct dmab_server_buffer *buffer = wl_container_of(object, buffer, base);
 
 	dmab_handle_destroy(buffer->handle);
-	dmab_buffer_unref(buffer->buffer);
 	server_object_finish(&buffer->base);
 	free(buffer);
 }
@@ -120,20 +123,22 @@ static void wl_buffer_handle_resource_destroy(struct wl_resource *resource)
 }
 
 void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
-	struct dmab_server *server, struct dmab_buffer *core)
+	struct dmab_server *server, struct dmab_handle *handle)
 {
 	struct wl_resource *resource = server_resource_create(parent, &wl_buffer_interface,
 		&wl_buffer_impl, wl_buffer_handle_resource_destroy, id);
 	struct dmab_server_buffer *buffer;
 
-	if (!resource || !core)
+	if (!resource || !handle)
 		return;
 	buffer = calloc(1, sizeof(*buffer));
-	if (!buffer) {
+	if (buffer)
+		buffer->handle = dmab_handle_clone(handle);
+	if (!buffer || !buffer->handle) {
+		free(buffer);
 		wl_resource_post_no_memory(resource);
 		return;
 	}
-	buffer->buffer = dmab_buffer_ref(core);
 	server_object_init(&buffer->base, server, resource, wl_buffer_release);
 	wl_resource_set_user_data(resource, buffer);
 }
@@ -154,25 +159,32 @@ struct wl_resource *server_wl_buffer_create_from_handle(struct wl_client *client
 	}
 	wl_resource_set_implementation(resource, &wl_buffer_impl, buffer,
 		wl_buffer_handle_resource_destroy);
-	buffer->buffer = dmab_buffer_ref(dmab_handle_get_buffer(handle));
 	buffer->handle = handle;
 	server_object_init(&buffer->base, server, resource, wl_buffer_release);
 	return resource;
 }
 
-static void read_fail(struct dmab_server_read *read, int error)
+/*
+ * Inside dmab_server_read_begin a failure makes it return NULL; after, the
+ * compositor hears of it, once.
+ */
+static void read_fail(struct dmab_server_read *read, int error, const char *message)
 {
-	if (read->error == 0)
-		read->error = error;
+	if (read->error != 0)
+		return;
+	read->error = error;
+	read->data = NULL;
+	if (!read->starting && read->listener.failed)
+		read->listener.failed(read, error, message, read->listener_data);
 }
 
 static void read_notify(struct dmab_server_read *read)
 {
 	read->notified = true;
-	read->ready_func(read, read->ready_data);
+	read->listener.ready(read, read->listener_data);
 }
 
-static void read_handle_mapped(struct dmab_attachment *att,
+static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 	const struct dmab_mapping *mapping, void *data)
 {
 	struct dmab_server_read *read = data;
@@ -183,7 +195,7 @@ static void read_handle_mapped(struct dmab_attachment *att,
 	read->data = mapping->data;
 	read->stride = mapping->stride;
 	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
-		read_fail(read, EIO);
+		read_fail(read, EIO, report.message);
 }
 
 /*
@@ -192,6 +204,8 @@ static void read_handle_mapped(struct dmab_attachment *att,
  */
 static void read_start(struct dmab_server_read *read)
 {
+	if (read->error != 0)
+		return;
 	dmab_attachment_start_cpu_access(read->att);
 	read->granted = true;
 	if (!read->starting)
@@ -217,13 +231,13 @@ static void read_handle_implicit(struct dmab_fence *fence, struct dmab_fence_cb 
 }
 
 /* The broker granted the bracket; a device may still be writing the dma-buf. */
-static void read_handle_ready(struct dmab_attachment *att, void *data)
+static void read_handle_ready(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct dmab_server_read *read = data;
 	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, true);
 
 	if (!fence) {
-		read_fail(read, ENOMEM);
+		read_fail(read, ENOMEM, "out of memory");
 		return;
 	}
 	if (dmab_fence_add_callback(fence, &read->implicit_cb, read_handle_implicit)) {
@@ -239,7 +253,7 @@ static void read_handle_ready(struct dmab_attachment *att, void *data)
  * is still waiting lets go of the old storage and maps again, which the core
  * answers once the buffer has moved.
  */
-static void read_handle_moved(struct dmab_attachment *att, void *data)
+static void read_handle_moved(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct dmab_server_read *read = data;
 	struct dmab_misuse_report report;
@@ -252,7 +266,7 @@ static void read_handle_moved(struct dmab_attachment *att, void *data)
 	if (!dmab_attachment_end_access(att, DMAB_DIR_READ, &report) ||
 			!dmab_attachment_unmap(att, &report) ||
 			!dmab_attachment_map(att, DMAB_DIR_READ, &report))
-		read_fail(read, EIO);
+		read_fail(read, EIO, report.message);
 }
 
 static void read_handle_failed(struct dmab_attachment *att, const struct dmab_failure *fail,
@@ -264,7 +278,8 @@ static void read_handle_failed(struct dmab_attachment *att, const struct dmab_fa
 
 	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
 		error = reason_errnos[reason];
-	read_fail(read, error);
+	read_stop_waiting(read);
+	read_fail(read, error, fail->message);
 }
 
 static const struct dmab_attachment_listener read_listener = {
@@ -296,14 +311,14 @@ void server_reads_finish(struct dmab_server *server)
 }
 
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
-	dmab_server_read_ready_func ready, void *data)
+	const struct dmab_server_read_listener *listener, void *data)
 {
 	static const struct dmab_constraints constraints = { .max_planes = 1 };
 	struct dmab_misuse_report report;
 	struct dmab_server_read *read;
 	int error;
 
-	if (!buffer || !ready) {
+	if (!buffer || !listener || !listener->ready) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -312,18 +327,18 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 		return NULL;
 	wl_list_insert(&buffer->base.server->reads, &read->link);
 	read->server = buffer->base.server;
-	read->buffer = dmab_buffer_ref(buffer->buffer);
-	read->ready_func = ready;
-	read->ready_data = data;
+	read->buffer = dmab_buffer_ref(dmab_handle_get_buffer(buffer->handle));
+	read->listener = *listener;
+	read->listener_data = data;
 
 	/* The ready callback waits for the end: it may end the read, which we still use. */
 	read->starting = true;
-	read->att = dmab_attachment_create(read->buffer, NULL, DMAB_ACCESS_READ, &constraints,
+	read->att = dmab_attachment_create(buffer->handle, NULL, DMAB_ACCESS_READ, &constraints,
 		&read_listener, read);
 	if (!read->att)
-		read_fail(read, ENOMEM);
+		read_fail(read, ENOMEM, "out of memory");
 	else if (read->error == 0 && !dmab_attachment_map(read->att, DMAB_DIR_READ, &report))
-		read_fail(read, EIO);
+		read_fail(read, EIO, report.message);
 	read->starting = false;
 
 	if (read->error != 0) {
@@ -339,7 +354,12 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 
 bool dmab_server_read_is_ready(const struct dmab_server_read *read)
 {
-	return read && read->att && read->notified;
+	return read && read->att && read->notified && read->error == 0;
+}
+
+int dmab_server_read_get_error(const struct dmab_server_read *read)
+{
+	return read ? read->error : EINVAL;
 }
 
 void dmab_server_read_get_pixels(const struct dmab_server_read *read,

@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
 #include <wlr/types/wlr_buffer.h>
@@ -120,8 +121,31 @@ static void buffer_handle_read_ready(struct dmab_server_read *read, void *data)
 	adapter_release_holds(buffer);
 }
 
+/*
+ * The frame must not be shown: the commits held for it go ahead, and wlroots
+ * finds no pixels to make a texture of, so the surface shows nothing until
+ * the client commits another buffer.
+ */
+static void buffer_handle_read_failed(struct dmab_server_read *read, int error,
+	const char *message, void *data)
+{
+	struct dmab_wlr_buffer *buffer = data;
+	wlr_log(WLR_INFO, "the compositor's read of broker buffer %p failed: %s (%s)",
+		(void *)buffer, message, strerror(error));
+	adapter_release_holds(buffer);
+}
+
+static const struct dmab_server_read_listener read_listener = {
+	.ready = buffer_handle_read_ready,
+	.failed = buffer_handle_read_failed,
+};
+
 bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer)
 {
+	/* A read that failed is over; a new commit of the buffer asks again. */
+	if (buffer->read != NULL && dmab_server_read_get_error(buffer->read) != 0) {
+		buffer_end_read(buffer);
+	}
 	if (buffer->read != NULL) {
 		return true;
 	}
@@ -131,8 +155,7 @@ bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer)
 		return false;
 	}
 	/* ready may run before this returns: it finds no hold yet and does nothing. */
-	buffer->read = dmab_server_read_begin(buffer->server_buffer,
-		buffer_handle_read_ready, buffer);
+	buffer->read = dmab_server_read_begin(buffer->server_buffer, &read_listener, buffer);
 	if (buffer->read == NULL) {
 		wlr_log_errno(WLR_ERROR, "cannot begin the compositor's read of broker buffer %p",
 			(void *)buffer);

@@ -21,7 +21,7 @@
 static const char prog[] = "dmab-info";
 
 /* The "version" member of the JSON output: bumped on incompatible changes. */
-#define JSON_VERSION 1
+#define JSON_VERSION 2
 
 struct options {
 	struct dmab_options common;
@@ -37,14 +37,15 @@ struct allocator {
 struct attachment {
 	int32_t pid;
 	uint32_t access;
-	uint32_t mapped;
-	uint32_t in_access;
+	uint32_t state; /* enum dmabroker_info_v1_attachment_state */
+	uint32_t in_access, waiting;
 };
 
 struct buffer {
 	uint32_t id;
 	char *name;
-	int32_t owner_pid;
+	int32_t owner_pid, payer_pid;
+	uint32_t usage;
 	uint32_t width, height, format, stride;
 	uint64_t size;
 	char *allocator;
@@ -140,7 +141,8 @@ static void handle_allocator(void *data, struct dmabroker_info_v1 *info, const c
 static void handle_buffer(void *data, struct dmabroker_info_v1 *info, uint32_t id,
 	const char *name, int32_t owner_pid, uint32_t width, uint32_t height, uint32_t format,
 	uint32_t stride, uint32_t size_hi, uint32_t size_lo, const char *allocator,
-	uint32_t refs, uint32_t write_fence, uint32_t read_fences)
+	uint32_t refs, uint32_t write_fence, uint32_t read_fences, uint32_t usage,
+	int32_t payer_pid)
 {
 	struct snapshot *snap = data;
 	struct buffer *buf = append(snap, (void **)&snap->buffers, &snap->buffers_len,
@@ -160,6 +162,8 @@ static void handle_buffer(void *data, struct dmabroker_info_v1 *info, uint32_t i
 		.refs = refs,
 		.write_fence = write_fence,
 		.read_fences = read_fences,
+		.usage = usage,
+		.payer_pid = payer_pid,
 	};
 }
 
@@ -173,7 +177,7 @@ static struct buffer *find_buffer(struct snapshot *snap, uint32_t id)
 }
 
 static void handle_attachment(void *data, struct dmabroker_info_v1 *info, uint32_t buffer_id,
-	int32_t pid, uint32_t access, uint32_t mapped, uint32_t in_access)
+	int32_t pid, uint32_t access, uint32_t state, uint32_t in_access, uint32_t waiting)
 {
 	struct snapshot *snap = data;
 	struct buffer *buf = find_buffer(snap, buffer_id);
@@ -186,8 +190,9 @@ static void handle_attachment(void *data, struct dmabroker_info_v1 *info, uint32
 	*att = (struct attachment){
 		.pid = pid,
 		.access = access,
-		.mapped = mapped,
+		.state = state,
 		.in_access = in_access,
+		.waiting = waiting,
 	};
 }
 
@@ -270,6 +275,23 @@ static const char *direction_name(uint32_t direction)
 	return "unknown";
 }
 
+static const char *attachment_state_name(uint32_t state)
+{
+	switch (state) {
+	case DMABROKER_INFO_V1_ATTACHMENT_STATE_UNMAPPED:
+		return "unmapped";
+	case DMABROKER_INFO_V1_ATTACHMENT_STATE_MAP_PENDING:
+		return "map_pending";
+	case DMABROKER_INFO_V1_ATTACHMENT_STATE_MAPPED:
+		return "mapped";
+	case DMABROKER_INFO_V1_ATTACHMENT_STATE_MOVING:
+		return "moving";
+	case DMABROKER_INFO_V1_ATTACHMENT_STATE_DEFUNCT:
+		return "defunct";
+	}
+	return "unknown";
+}
+
 static void print_text_buffer(const struct buffer *buf)
 {
 	char name[16];
@@ -277,14 +299,15 @@ static void print_text_buffer(const struct buffer *buf)
 		buf->name, buf->owner_pid, buf->width, buf->height,
 		dmab_format_name(buf->format, name, sizeof(name)));
 	printf(" stride %" PRIu32 " size %" PRIu64 " allocator %s refs %" PRIu32
-		" write_fence %" PRIu32 " read_fences %" PRIu32 "\n", buf->stride, buf->size,
+		" write_fence %" PRIu32 " read_fences %" PRIu32 " usage 0x%" PRIx32
+		" paid by pid %" PRId32 "\n", buf->stride, buf->size,
 		buf->allocator[0] ? buf->allocator : "(none)", buf->refs, buf->write_fence,
-		buf->read_fences);
+		buf->read_fences, buf->usage, buf->payer_pid);
 	for (size_t j = 0; j < buf->attachments_len; j++) {
 		const struct attachment *att = &buf->attachments[j];
-		printf("\t\tattachment pid %" PRId32 " %s %s in_access %s\n", att->pid,
-			access_name(att->access), att->mapped ? "mapped" : "unmapped",
-			direction_name(att->in_access));
+		printf("\t\tattachment pid %" PRId32 " %s %s in_access %s waiting %s\n", att->pid,
+			access_name(att->access), attachment_state_name(att->state),
+			direction_name(att->in_access), direction_name(att->waiting));
 	}
 }
 
@@ -344,14 +367,15 @@ static void print_json_buffer(const struct buffer *buf)
 		buf->size);
 	print_json_string(buf->allocator);
 	printf(", \"refs\": %" PRIu32 ", \"write_fence\": %s, \"read_fences\": %" PRIu32
-		", \"attachments\": [", buf->refs, buf->write_fence ? "true" : "false",
-		buf->read_fences);
+		", \"usage\": %" PRIu32 ", \"payer_pid\": %" PRId32 ", \"attachments\": [",
+		buf->refs, buf->write_fence ? "true" : "false", buf->read_fences, buf->usage,
+		buf->payer_pid);
 	for (size_t j = 0; j < buf->attachments_len; j++) {
 		const struct attachment *att = &buf->attachments[j];
-		printf("%s\n      {\"pid\": %" PRId32 ", \"access\": \"%s\", \"mapped\": %s, "
-			"\"in_access\": \"%s\"}", j > 0 ? "," : "", att->pid,
-			access_name(att->access), att->mapped ? "true" : "false",
-			direction_name(att->in_access));
+		printf("%s\n      {\"pid\": %" PRId32 ", \"access\": \"%s\", \"state\": \"%s\", "
+			"\"in_access\": \"%s\", \"waiting\": \"%s\"}", j > 0 ? "," : "", att->pid,
+			access_name(att->access), attachment_state_name(att->state),
+			direction_name(att->in_access), direction_name(att->waiting));
 	}
 	printf("%s]}", buf->attachments_len > 0 ? "\n    " : "");
 }

@@ -7,12 +7,12 @@
 
 #include "client-private.h"
 
-static void handle_mapped(void *data, struct dmabroker_attachment_v1 *proxy, int32_t fd,
-	uint32_t offset, uint32_t size, uint32_t stride, uint32_t flags)
+static void handle_mapped(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial,
+	int32_t fd, uint32_t offset, uint32_t size, uint32_t stride, uint32_t flags)
 {
 	struct dmab_client_attachment *att = data;
 	client_fd_ensure_cloexec(fd);
-	if (att->map_state != MAP_PENDING || att->fd >= 0) {
+	if (serial != att->map_serial || att->map_state != MAP_PENDING || att->fd >= 0) {
 		close(fd);
 		return;
 	}
@@ -23,20 +23,21 @@ static void handle_mapped(void *data, struct dmabroker_attachment_v1 *proxy, int
 	att->map_flags = flags;
 }
 
-static void handle_ready(void *data, struct dmabroker_attachment_v1 *proxy)
+static void handle_ready(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial)
 {
 	struct dmab_client_attachment *att = data;
-	if (att->access_state != ACCESS_WAITING)
+	if (serial != att->access_serial || att->access_state != ACCESS_WAITING)
 		return;
 	att->access_state = ACCESS_READY;
 	if (att->map_flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_DMABUF)
 		att->sync_error = dmab_client_dmabuf_sync(att->fd, true, att->access_direction);
 }
 
-static void handle_moved(void *data, struct dmabroker_attachment_v1 *proxy)
+static void handle_moved(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial)
 {
 	struct dmab_client_attachment *att = data;
-	att->moved = true;
+	if (serial == att->map_serial && att->map_state != MAP_NONE)
+		att->moved = true;
 }
 
 static void handle_attachment_failed(void *data, struct dmabroker_attachment_v1 *proxy,
@@ -143,6 +144,7 @@ int dmab_client_attachment_map(struct dmab_client_attachment *att, uint32_t dire
 	if (att->map_state != MAP_NONE)
 		return -EBUSY;
 	dmabroker_attachment_v1_map(att->proxy, direction);
+	att->map_serial++;
 	att->map_state = MAP_PENDING;
 	att->map_direction = direction;
 	att->moved = false;
@@ -225,6 +227,7 @@ int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint3
 	if (direction == 0 || (direction & ~att->map_direction) != 0)
 		return -EINVAL;
 	dmabroker_attachment_v1_begin_access(att->proxy, direction);
+	att->access_serial++;
 	att->access_state = ACCESS_WAITING;
 	att->access_direction = direction;
 	att->sync_error = 0;

@@ -128,7 +128,7 @@ void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer)
 		dmab_client_attachment_destroy(att);
 	struct dmab_client_token *token, *token_tmp;
 	wl_list_for_each_safe(token, token_tmp, &buffer->tokens, link)
-		dmab_client_token_revoke(token);
+		dmab_client_token_destroy(token);
 	if (buffer->wl_buffer != NULL)
 		wl_buffer_destroy(buffer->wl_buffer);
 	if (buffer->proxy != NULL)
@@ -262,7 +262,7 @@ struct dmab_client_token *dmab_client_token_create(struct dmab_client_buffer *bu
 	}
 	return token;
 err:
-	dmab_client_token_revoke(token);
+	dmab_client_token_destroy(token);
 	errno = -ret;
 	return NULL;
 }
@@ -272,13 +272,27 @@ const char *dmab_client_token_get_string(const struct dmab_client_token *token)
 	return token->string;
 }
 
+static void token_free(struct dmab_client_token *token)
+{
+	wl_display_flush(token->buffer->client->display);
+	wl_list_remove(&token->link);
+	free(token);
+}
+
 void dmab_client_token_revoke(struct dmab_client_token *token)
 {
 	if (token == NULL)
 		return;
 	if (token->proxy != NULL)
 		dmabroker_token_v1_revoke(token->proxy);
-	wl_display_flush(token->buffer->client->display);
-	wl_list_remove(&token->link);
-	free(token);
+	token_free(token);
+}
+
+void dmab_client_token_destroy(struct dmab_client_token *token)
+{
+	if (token == NULL)
+		return;
+	if (token->proxy != NULL)
+		dmabroker_token_v1_destroy(token->proxy);
+	token_free(token);
 }

@@ -54,6 +54,8 @@ struct dmab_client_attachment {
 	bool failed;
 	struct dmab_client_failure failure;
 
+	/* The numbers of the last map and begin_access sent: answers to older ones are stale. */
+	uint32_t map_serial, access_serial;
 	enum map_state map_state;
 	uint32_t map_direction;
 	int fd; /* -1 unless a mapped event was received */

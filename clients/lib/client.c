@@ -36,6 +36,8 @@ static int reason_errno(uint32_t reason)
 		return -EINVAL;
 	case DMABROKER_MANAGER_V1_REASON_DEFUNCT:
 		return -ENODEV;
+	case DMABROKER_MANAGER_V1_REASON_PREEMPTED:
+		return -ETIMEDOUT;
 	}
 	return -EIO;
 }

@@ -10,7 +10,8 @@
  * Functions returning int return 0 or a negative errno. A failed event from
  * the broker gives -EDQUOT (quota), -ENOENT (unknown token), -EACCES (revoked
  * token, permission denied), -ENOMEM (allocation), -EINVAL (unsatisfiable),
- * -ENODEV (defunct), and dmab_client_last_failure() gives its reason and
+ * -ENODEV (defunct), -ETIMEDOUT (preempted: a bracket kept the buffer's
+ * creator waiting too long), and dmab_client_last_failure() gives its reason and
  * message. A protocol error or a lost connection gives -EPROTO or -EPIPE.
  */
 #ifndef DMABROKER_CLIENT_H
@@ -90,8 +91,17 @@ int dmab_client_buffer_get_fence_fd(struct dmab_client_buffer *buffer, bool writ
 struct dmab_client_token *dmab_client_token_create(struct dmab_client_buffer *buffer,
 	uint32_t access);
 const char *dmab_client_token_get_string(const struct dmab_client_token *token);
-/* Withdraws and frees the token. NULL is a no-op. */
+/*
+ * Withdraws the token and ends every access it granted: the importers'
+ * attachments fail with the revoked_token reason. Frees the token. NULL is a
+ * no-op.
+ */
 void dmab_client_token_revoke(struct dmab_client_token *token);
+/*
+ * Withdraws the token but leaves the access it granted; what
+ * dmab_client_buffer_destroy does to the buffer's tokens. NULL is a no-op.
+ */
+void dmab_client_token_destroy(struct dmab_client_token *token);
 
 struct dmab_client_constraints {
 	uint32_t flags; /* enum dmabroker_buffer_v1_constraint_flags */

@@ -30,12 +30,20 @@ struct dmab_quota {
 #define DMAB_QUOTA_DEFAULT_TOKENS 128u
 
 #define DMAB_DEFAULT_MAX_DIMENSION 16384u
+/* How long another client's bracket may keep a buffer's creator waiting to write. */
+#define DMAB_DEFAULT_MAX_HOLD_MS 500u
 
 struct dmab_server_options {
 	/* "auto" (or NULL), "memfd", "udmabuf", "dma-heap[:NAME]", "drm-dumb[:/dev/dri/cardN]" */
 	const char *allocator;
 	struct dmab_quota quota;
 	uint32_t max_width, max_height; /* 0: DMAB_DEFAULT_MAX_DIMENSION */
+	/*
+	 * When a buffer's creator has waited this long to write, the brackets of
+	 * other clients that hold it back are preempted: their attachments fail
+	 * with the preempted reason. 0: DMAB_DEFAULT_MAX_HOLD_MS.
+	 */
+	uint32_t max_hold_ms;
 	/* Also serve zwp_linux_dmabuf_v1: see dmab_server_enable_linux_dmabuf. */
 	bool linux_dmabuf;
 };
@@ -91,19 +99,35 @@ struct dmab_server_buffer *dmab_server_buffer_from_wl_buffer(struct wl_resource 
 void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
 	struct dmab_pixels *layout);
 
-typedef void (*dmab_server_read_ready_func)(struct dmab_server_read *read, void *data);
+struct dmab_server_read_listener {
+	/*
+	 * The buffer's write fence has signaled (after the writer's acquire fence,
+	 * if it set one) and, on a dma-buf, the kernel's implicit write fences have
+	 * too (poll POLLIN): the pixels can be read. Possibly before
+	 * dmab_server_read_begin returns, otherwise from the event loop, which
+	 * never blocks.
+	 */
+	void (*ready)(struct dmab_server_read *read, void *data);
+	/*
+	 * The read failed after it began, ready or not: the token the client
+	 * imported the buffer with was revoked (EACCES), the buffer's creator
+	 * preempted it (ETIMEDOUT), or the storage could not be mapped (ENOMEM).
+	 * The pixels are no longer valid and must not be shown; the read stays
+	 * until dmab_server_read_end, which the callback may call. Optional.
+	 */
+	void (*failed)(struct dmab_server_read *read, int error, const char *message, void *data);
+};
 
 /*
- * Begins a compositor read. ready runs once the buffer's write fence has
- * signaled (after the writer's acquire fence, if it set one) and, on a dma-buf,
- * once the kernel's implicit write fences have too (poll POLLIN): possibly
- * before this returns, otherwise from the event loop, which never blocks. The
- * read keeps the buffer's storage alive even if the client destroys the
- * wl_buffer. Returns NULL with errno set on failure.
+ * Begins a compositor read. The read keeps the buffer's storage alive even if
+ * the client destroys the wl_buffer. Returns NULL with errno set on failure.
  */
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
-	dmab_server_read_ready_func ready, void *data);
+	const struct dmab_server_read_listener *listener, void *data);
+/* False before ready, and after a failure. */
 bool dmab_server_read_is_ready(const struct dmab_server_read *read);
+/* The errno of the failure that ended the read, or 0. */
+int dmab_server_read_get_error(const struct dmab_server_read *read);
 /* Valid between ready and end; data is mapped read-only. */
 void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dmab_pixels *pixels);
 /* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */

@@ -631,8 +631,8 @@ static void add_token(struct fuzz *fuzz, const char *token)
 
 static void check_mapped(const struct event_arg *args)
 {
-	int fd = args[0].fd;
-	uint32_t offset = args[1].u, size = args[2].u, flags = args[4].u;
+	int fd = args[1].fd;
+	uint32_t offset = args[2].u, size = args[3].u, flags = args[5].u;
 	off_t end = lseek(fd, 0, SEEK_END);
 
 	if (end < 0 || (uint64_t)offset + size > (uint64_t)end)
@@ -685,7 +685,7 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 	/* dmabroker's failed events carry a reason; linux-dmabuf's carry nothing. */
 	if (strcmp(iface->events[opcode].name, "failed") == 0 &&
 			strcmp(iface->events[opcode].signature, "us") == 0 &&
-			args[0].u > DMABROKER_MANAGER_V1_REASON_PERMISSION_DENIED)
+			args[0].u > DMABROKER_MANAGER_V1_REASON_PREEMPTED)
 		die("%s@%u.failed: reason %u is not in the enum", iface->name, object->id,
 			args[0].u);
 
@@ -1146,6 +1146,24 @@ static void handle_read_ready(struct dmab_server_read *read, void *data)
 	record->ready = true;
 }
 
+/* A read that failed after it began must show nothing from then on. */
+static void handle_read_failed(struct dmab_server_read *read, int error, const char *message,
+	void *data)
+{
+	struct read_record *record = data;
+
+	if (dmab_server_read_is_ready(read) || dmab_server_read_get_error(read) != error)
+		die("a failed read still reports ready, or another error than %d", error);
+	if (trace)
+		fprintf(stderr, "compositor: read failed: %s\n", message);
+	record->ready = false;
+}
+
+static const struct dmab_server_read_listener read_listener = {
+	.ready = handle_read_ready,
+	.failed = handle_read_failed,
+};
+
 static struct read_record *pick_read(struct fuzz *fuzz, uint8_t pick)
 {
 	size_t count = 0, seen = 0;
@@ -1193,7 +1211,7 @@ static void read_begin(struct slot *slot, uint8_t pick)
 		die("a live wl_buffer has an empty layout: %ux%u stride %u", layout.width,
 			layout.height, layout.stride);
 	record->ready = false;
-	record->read = dmab_server_read_begin(buffer, handle_read_ready, record);
+	record->read = dmab_server_read_begin(buffer, &read_listener, record);
 	if (trace)
 		fprintf(stderr, "compositor: read of wl_buffer@%u: %s\n", object->id,
 			!record->read ? strerror(errno) : record->ready ? "ready" : "waiting");

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #include <wayland-server.h>
@@ -11,6 +12,20 @@ static void on_ready(struct dmab_server_read *server_read, void *data)
 	read->ready_calls++;
 }
 
+static void on_failed(struct dmab_server_read *server_read, int error, const char *message,
+	void *data)
+{
+	struct comp_read *read = data;
+	read->failed_calls++;
+	read->error = error;
+	snprintf(read->message, sizeof(read->message), "%s", message);
+}
+
+static const struct dmab_server_read_listener listener = {
+	.ready = on_ready,
+	.failed = on_failed,
+};
+
 static void begin_task(void *data)
 {
 	struct comp_read *read = data;
@@ -19,7 +34,7 @@ static void begin_task(void *data)
 	struct dmab_server_buffer *buffer = resource != NULL ?
 		dmab_server_buffer_from_wl_buffer(resource) : NULL;
 	if (buffer != NULL)
-		read->read = dmab_server_read_begin(buffer, on_ready, read);
+		read->read = dmab_server_read_begin(buffer, &listener, read);
 }
 
 void comp_read_begin(struct comp_read *read, struct fixture *f, struct fixture_client *c,

@@ -17,6 +17,9 @@ struct comp_read {
 	bool is_wl_buffer;
 	struct dmab_server_read *read;
 	int ready_calls;
+	int failed_calls; /* with the error and message of the last */
+	int error;
+	char message[160];
 	bool ready;
 	struct dmab_pixels pixels; /* data is valid until comp_read_end */
 };

@@ -100,6 +100,7 @@ struct fixture *fixture_create(const struct fixture_options *options)
 		server_options.max_width = options->max_width;
 		server_options.max_height = options->max_height;
 		server_options.linux_dmabuf = options->linux_dmabuf;
+		server_options.max_hold_ms = options->max_hold_ms;
 	}
 	f->server = dmab_server_create(f->display, &server_options);
 	if (f->server == NULL && errno == ENODEV)

@@ -22,6 +22,7 @@ struct fixture_options {
 	struct dmab_quota quota; /* zero fields take the server's defaults */
 	uint32_t max_width, max_height;
 	bool linux_dmabuf; /* serve zwp_linux_dmabuf_v1 too */
+	uint32_t max_hold_ms; /* 0: the server's default */
 };
 
 struct fixture_client {

@@ -64,7 +64,6 @@ static void scene_init(struct scene *s, struct fixture *f)
 	struct dmab_client_buffer *consumed = dmab_client_buffer_import(s->b->client,
 		dmab_client_token_get_string(token));
 	CHECK(consumed != NULL);
-	dmab_client_token_revoke(token);
 	s->reader = dmab_client_attachment_create(consumed, RO, NULL);
 	CHECK_EQ(dmab_client_attachment_map(s->reader, READ), 0);
 

@@ -35,6 +35,8 @@ static void on_ready(struct dmab_server_read *read, void *data)
 	comp->ready_calls++;
 }
 
+static const struct dmab_server_read_listener listener = { .ready = on_ready };
+
 static void begin_task(void *data)
 {
 	struct compositor *comp = data;
@@ -47,7 +49,7 @@ static void begin_task(void *data)
 	if (buffer == NULL)
 		return;
 	dmab_server_buffer_get_layout(buffer, &comp->layout);
-	comp->read = dmab_server_read_begin(buffer, on_ready, comp);
+	comp->read = dmab_server_read_begin(buffer, &listener, comp);
 	comp->ready = comp->read != NULL && dmab_server_read_is_ready(comp->read);
 }
 

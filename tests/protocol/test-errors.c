@@ -61,6 +61,8 @@ const struct covered_entry covered_errors[] = {
 		"error_attachment_direction_mismatch" },
 	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_ACCESS_PENDING,
 		"error_attachment_access_pending" },
+	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_CONFLICTING_ACCESS,
+		"error_attachment_conflicting_access" },
 	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_INVALID_FENCE,
 		"error_attachment_invalid_fence" },
 	{ "dmabroker_attachment_v1", DMABROKER_ATTACHMENT_V1_ERROR_DUPLICATE_FENCE,
@@ -318,7 +320,6 @@ static void buffer_case_init_read_only(struct buffer_case *bc, struct fixture *f
 	struct dmab_client_layout layout;
 	dmab_client_buffer_get_layout(bc->buffer, &layout);
 	CHECK_EQ(layout.access, DMABROKER_BUFFER_V1_ACCESS_READ);
-	dmab_client_token_revoke(token);
 }
 
 static void buffer_case_expect(struct buffer_case *bc, uint32_t code)
@@ -456,6 +457,22 @@ static void att_case_begin(struct att_case *ac, uint32_t direction)
 	CHECK_EQ(ac->att.ready_count, ready + 1);
 }
 
+/* Another client inside a WRITE bracket on the case's buffer: ac's brackets wait for it. */
+static struct dmab_client_attachment *foreign_writer(struct att_case *ac, struct fixture *f)
+{
+	struct dmab_client_token *token = dmab_client_token_create(ac->bc.buffer,
+		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	CHECK(token != NULL);
+	struct fixture_client *other = fixture_client(f);
+	struct dmab_client_buffer *imported = dmab_client_buffer_import(other->client,
+		dmab_client_token_get_string(token));
+	CHECK(imported != NULL);
+	struct dmab_client_attachment *writer = attach_mapped(imported,
+		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, WRITE);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	return writer;
+}
+
 static void att_case_expect(struct att_case *ac, uint32_t code)
 {
 	expect_protocol_error(ac->bc.c->display, &dmabroker_attachment_v1_interface, code);
@@ -571,19 +588,65 @@ DMAB_TEST(error_attachment_nested_access)
 	/* A begin still waiting for ready counts as open. */
 	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
 	att_case_map(&ac, READ | WRITE);
-	struct raw_attachment writer;
-	raw_attachment_listen(&writer, dmabroker_buffer_v1_attach(ac.bc.proxy,
-		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, 0, 0, 1));
-	dmabroker_attachment_v1_map(writer.proxy, WRITE);
-	dmabroker_attachment_v1_begin_access(writer.proxy, WRITE);
-	ROUNDTRIP(ac.bc.c->display);
-	CHECK_EQ(writer.ready_count, 1);
+	foreign_writer(&ac, f);
 	dmabroker_attachment_v1_begin_access(ac.att.proxy, READ);
 	ROUNDTRIP(ac.bc.c->display);
 	CHECK_EQ(ac.att.ready_count, 0);
 	dmabroker_attachment_v1_begin_access(ac.att.proxy, READ);
+	att_case_expect(&ac, code);
+	fixture_destroy(f);
+}
+
+/*
+ * A client that holds READ through one attachment and asks for WRITE through
+ * another would wait for itself forever: the broker says so at once.
+ */
+DMAB_TEST(error_attachment_conflicting_access)
+{
+	struct fixture *f = fixture_create(NULL);
+	const uint32_t code = DMABROKER_ATTACHMENT_V1_ERROR_CONFLICTING_ACCESS;
+	struct att_case ac;
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, READ);
+	struct raw_attachment other;
+	raw_attachment_listen(&other, dmabroker_buffer_v1_attach(ac.bc.proxy,
+		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, 0, 0, 1));
+	dmabroker_attachment_v1_map(other.proxy, WRITE);
+	dmabroker_attachment_v1_begin_access(other.proxy, WRITE);
 	expect_protocol_error(ac.bc.c->display, &dmabroker_attachment_v1_interface, code);
-	raw_attachment_destroy(&writer);
+	CHECK(strstr(util_last_client_log(), "conflicts with this client's bracket") != NULL);
+	raw_attachment_destroy(&other);
+	raw_attachment_destroy(&ac.att);
+	fixture_client_close(ac.bc.c);
+
+	/* A waiting bracket counts too, and so does a read after a write. */
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	foreign_writer(&ac, f);
+	dmabroker_attachment_v1_begin_access(ac.att.proxy, WRITE);
+	ROUNDTRIP(ac.bc.c->display);
+	CHECK_EQ(ac.att.ready_count, 0);
+	raw_attachment_listen(&other, dmabroker_buffer_v1_attach(ac.bc.proxy,
+		DMABROKER_BUFFER_V1_ACCESS_READ, 0, 0, 1));
+	dmabroker_attachment_v1_map(other.proxy, READ);
+	dmabroker_attachment_v1_begin_access(other.proxy, READ);
+	expect_protocol_error(ac.bc.c->display, &dmabroker_attachment_v1_interface, code);
+	raw_attachment_destroy(&other);
+	raw_attachment_destroy(&ac.att);
+	fixture_client_close(ac.bc.c);
+
+	/* Two reads of one client share the buffer like anyone's. */
+	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
+	att_case_map(&ac, READ | WRITE);
+	att_case_begin(&ac, READ);
+	raw_attachment_listen(&other, dmabroker_buffer_v1_attach(ac.bc.proxy,
+		DMABROKER_BUFFER_V1_ACCESS_READ, 0, 0, 1));
+	dmabroker_attachment_v1_map(other.proxy, READ);
+	dmabroker_attachment_v1_begin_access(other.proxy, READ);
+	ROUNDTRIP(ac.bc.c->display);
+	CHECK_EQ(other.ready_count, 1);
+	raw_attachment_destroy(&other);
 	raw_attachment_destroy(&ac.att);
 	fixture_client_close(ac.bc.c);
 	fixture_destroy(f);
@@ -673,20 +736,12 @@ DMAB_TEST(error_attachment_access_pending)
 	/* A begin waiting for ready is pending too. */
 	att_case_init(&ac, f, DMABROKER_BUFFER_V1_ACCESS_READ_WRITE);
 	att_case_map(&ac, READ);
-	struct raw_attachment writer;
-	raw_attachment_listen(&writer, dmabroker_buffer_v1_attach(ac.bc.proxy,
-		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, 0, 0, 1));
-	dmabroker_attachment_v1_map(writer.proxy, WRITE);
-	dmabroker_attachment_v1_begin_access(writer.proxy, WRITE);
+	foreign_writer(&ac, f);
 	dmabroker_attachment_v1_begin_access(ac.att.proxy, READ);
 	ROUNDTRIP(ac.bc.c->display);
-	CHECK_EQ(writer.ready_count, 1);
 	CHECK_EQ(ac.att.ready_count, 0);
 	dmabroker_attachment_v1_unmap(ac.att.proxy);
-	expect_protocol_error(ac.bc.c->display, &dmabroker_attachment_v1_interface, code);
-	raw_attachment_destroy(&writer);
-	raw_attachment_destroy(&ac.att);
-	fixture_client_close(ac.bc.c);
+	att_case_expect(&ac, code);
 	fixture_destroy(f);
 }
 

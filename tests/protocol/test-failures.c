@@ -37,6 +37,7 @@ const struct covered_entry covered_reasons[] = {
 	{ "dmabroker_manager_v1", DMABROKER_MANAGER_V1_REASON_DEFUNCT, "failure_defunct" },
 	{ "dmabroker_manager_v1", DMABROKER_MANAGER_V1_REASON_PERMISSION_DENIED,
 		"failure_permission_denied" },
+	{ "dmabroker_manager_v1", DMABROKER_MANAGER_V1_REASON_PREEMPTED, "failure_preempted" },
 };
 const size_t covered_reasons_len = sizeof(covered_reasons) / sizeof(covered_reasons[0]);
 
@@ -195,9 +196,10 @@ DMAB_TEST(failure_revoked_token)
 
 	CHECK(dmab_client_buffer_import(importer->client, string) == NULL);
 	check_failure(errno, EACCES, DMABROKER_MANAGER_V1_REASON_REVOKED_TOKEN);
-	/* An import made before the revocation stays valid. */
+	/* An import made before the revocation is cut off too. */
 	struct dmab_client_attachment *att = dmab_client_attachment_create(early, RW, NULL);
-	CHECK_EQ(dmab_client_attachment_map(att, READ), 0);
+	CHECK_EQ(dmab_client_attachment_map(att, READ), -EACCES);
+	check_failure(EACCES, EACCES, DMABROKER_MANAGER_V1_REASON_REVOKED_TOKEN);
 	dmab_client_buffer_destroy(early);
 
 	/* Once the buffer is freed, its revoked tokens are forgotten. */

@@ -405,7 +405,8 @@ static void migration_init(struct migration *m, struct fixture *f)
 	m->old_stride = dmab_client_attachment_get_stride(m->writer);
 	CHECK(m->old_stride % 4096 != 0);
 	write_frame(m->writer, MIG_ROW, MIG_HEIGHT, MIG_SEED);
-	struct dmab_client_token *token = dmab_client_token_create(m->buffer, RO);
+	/* Only a client that may write the buffer can make it move. */
+	struct dmab_client_token *token = dmab_client_token_create(m->buffer, RW);
 	CHECK(token != NULL);
 	snprintf(m->token, sizeof(m->token), "%s", dmab_client_token_get_string(token));
 }

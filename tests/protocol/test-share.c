@@ -96,15 +96,15 @@ DMAB_TEST(token_access_is_what_the_import_gets)
 	CHECK_EQ(layout.access, RO);
 	attach_mapped(ro, RO, READ);
 
-	/* Revoking stops later imports; the one made with it lives on. */
+	/* Revoking stops later imports, and ends the access of the one made with it. */
 	char rw_string[64];
 	snprintf(rw_string, sizeof(rw_string), "%s", dmab_client_token_get_string(rw_token));
 	dmab_client_token_revoke(rw_token);
 	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
 	CHECK(dmab_client_buffer_import(b->client, rw_string) == NULL);
 	CHECK_EQ(errno, EACCES);
-	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
-	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), -EACCES);
+	CHECK_EQ(dmab_client_last_failure()->reason, DMABROKER_MANAGER_V1_REASON_REVOKED_TOKEN);
 	fixture_destroy(f);
 }
 
@@ -242,12 +242,12 @@ DMAB_TEST(info_lists_buffers_attachments_and_allocators)
 			continue;
 		CHECK_EQ(snap.attachments[j].pid, getpid());
 		if (snap.attachments[j].access == RW) {
-			CHECK_EQ(snap.attachments[j].mapped, 1);
+			CHECK_EQ(snap.attachments[j].state, DMABROKER_INFO_V1_ATTACHMENT_STATE_MAPPED);
 			CHECK_EQ(snap.attachments[j].in_access, WRITE);
 			found_writer = true;
 		} else {
 			CHECK_EQ(snap.attachments[j].access, RO);
-			CHECK_EQ(snap.attachments[j].mapped, 0);
+			CHECK_EQ(snap.attachments[j].state, DMABROKER_INFO_V1_ATTACHMENT_STATE_UNMAPPED);
 			CHECK_EQ(snap.attachments[j].in_access, 0);
 			found_reader = true;
 		}

@@ -9,8 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/dma-buf.h>
@@ -320,7 +323,6 @@ DMAB_TEST(vgem_acquire_sync_file_holds_readers_and_the_compositor)
 	struct dmab_client_buffer *consumed = dmab_client_buffer_import(b->client,
 		dmab_client_token_get_string(token));
 	CHECK(consumed != NULL);
-	dmab_client_token_revoke(token);
 	struct dmab_client_attachment *reader = dmab_client_attachment_create(consumed, RO, NULL);
 	CHECK_EQ(dmab_client_attachment_map(reader, READ), 0);
 
@@ -355,6 +357,87 @@ DMAB_TEST(vgem_acquire_sync_file_holds_readers_and_the_compositor)
 	comp_read_end(&read);
 	raw_fence_destroy(&write_fence);
 	close(scratch);
+	vgem_close(&v);
+	fixture_destroy(s.f);
+}
+
+static bool raw_mapped(const void *data)
+{
+	const struct raw_attachment *att = data;
+	return att->mapped_count > 0;
+}
+
+static bool sync_done(const void *data)
+{
+	return *(const bool *)data;
+}
+
+static void handle_sync_done(void *data, struct wl_callback *callback, uint32_t time)
+{
+	*(bool *)data = true;
+	wl_callback_destroy(callback);
+}
+
+static const struct wl_callback_listener sync_listener = { .done = handle_sync_done };
+
+static long elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/*
+ * A migration of dma-buf storage that a device still uses: the broker waits
+ * for the kernel's fences in its event loop, and an unrelated client's
+ * roundtrip is answered meanwhile (the broker used to sleep in
+ * DMA_BUF_IOCTL_SYNC, for up to vgem's 10 s).
+ */
+DMAB_TEST(vgem_fenced_migration_does_not_stall_the_broker)
+{
+	struct scene s;
+	scene_init(&s);
+	struct vgem v;
+	vgem_open(&v, &s);
+	vgem_import(&v, &s, s.dmabuf);
+	scene_write(&s);
+	CHECK_EQ(dmab_client_attachment_end(s.writer), 0);
+	vgem_fence_attach(&v);
+
+	/* The creator asks for stricter storage: the buffer must move. */
+	struct raw_attachment strict;
+	raw_attachment_listen(&strict, dmabroker_buffer_v1_attach(
+		dmab_client_buffer_get_proxy(s.buffer), RO, 0, 4096, 1));
+	ROUNDTRIP(s.a->display);
+	CHECK(!strict.failed);
+	CHECK(dmab_client_attachment_moved(s.writer));
+	CHECK_EQ(dmab_client_attachment_unmap(s.writer), 0);
+	dmabroker_attachment_v1_map(strict.proxy, READ);
+	ROUNDTRIP(s.a->display);
+	CHECK_EQ(strict.mapped_count, 0);
+
+	struct fixture_client *other = fixture_connect(s.f);
+	bool done = false;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	wl_callback_add_listener(wl_display_sync(other->display), &sync_listener, &done);
+	CHECK(dispatch_until(other->display, sync_done, &done, 2000));
+	printf("# an unrelated roundtrip took %ld ms while the old storage was fenced\n",
+		elapsed_ms(&start));
+	CHECK_EQ(strict.mapped_count, 0);
+
+	vgem_fence_signal(&v);
+	CHECK(dispatch_until(s.a->display, raw_mapped, &strict, 5000));
+	CHECK_EQ(strict.stride % 4096, 0);
+	dmabroker_attachment_v1_begin_access(strict.proxy, READ);
+	ROUNDTRIP(s.a->display);
+	CHECK_EQ(strict.ready_count, 1);
+	void *data = mmap(NULL, strict.size, PROT_READ, MAP_SHARED, strict.fd, strict.offset);
+	CHECK(data != MAP_FAILED);
+	CHECK(pattern_check(data, strict.stride, ROW, HEIGHT, SEED));
+	munmap(data, strict.size);
+	dmabroker_attachment_v1_end_access(strict.proxy, READ);
+	raw_attachment_destroy(&strict);
 	vgem_close(&v);
 	fixture_destroy(s.f);
 }

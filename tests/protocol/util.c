@@ -144,10 +144,12 @@ void raw_buffer_destroy(struct raw_buffer *buffer)
 	buffer->proxy = NULL;
 }
 
-static void attachment_mapped(void *data, struct dmabroker_attachment_v1 *proxy, int32_t fd,
-	uint32_t offset, uint32_t size, uint32_t stride, uint32_t flags)
+static void attachment_mapped(void *data, struct dmabroker_attachment_v1 *proxy,
+	uint32_t serial, int32_t fd, uint32_t offset, uint32_t size, uint32_t stride,
+	uint32_t flags)
 {
 	struct raw_attachment *att = data;
+	att->mapped_serial = serial;
 	att->fd_cloexec = fd_is_cloexec(fd);
 	if (att->fd >= 0)
 		close(att->fd);
@@ -159,16 +161,20 @@ static void attachment_mapped(void *data, struct dmabroker_attachment_v1 *proxy,
 	att->flags = flags;
 }
 
-static void attachment_ready(void *data, struct dmabroker_attachment_v1 *proxy)
+static void attachment_ready(void *data, struct dmabroker_attachment_v1 *proxy,
+	uint32_t serial)
 {
 	struct raw_attachment *att = data;
 	att->ready_count++;
+	att->ready_serial = serial;
 }
 
-static void attachment_moved(void *data, struct dmabroker_attachment_v1 *proxy)
+static void attachment_moved(void *data, struct dmabroker_attachment_v1 *proxy,
+	uint32_t serial)
 {
 	struct raw_attachment *att = data;
 	att->moved_count++;
+	att->moved_serial = serial;
 }
 
 static void attachment_failed(void *data, struct dmabroker_attachment_v1 *proxy,
@@ -286,7 +292,6 @@ struct dmab_client_buffer *import_via_token(struct fixture_client *c,
 	struct dmab_client_buffer *imported = dmab_client_buffer_import(c->client,
 		dmab_client_token_get_string(token));
 	CHECK(imported != NULL);
-	dmab_client_token_revoke(token);
 	return imported;
 }
 
@@ -305,7 +310,8 @@ static void info_allocator(void *data, struct dmabroker_info_v1 *info, const cha
 static void info_buffer(void *data, struct dmabroker_info_v1 *info, uint32_t id,
 	const char *name, int32_t owner_pid, uint32_t width, uint32_t height, uint32_t format,
 	uint32_t stride, uint32_t size_hi, uint32_t size_lo, const char *allocator,
-	uint32_t refs, uint32_t write_fence, uint32_t read_fences)
+	uint32_t refs, uint32_t write_fence, uint32_t read_fences, uint32_t usage,
+	int32_t payer_pid)
 {
 	struct info_snapshot *snap = data;
 	if (snap->buffers_len == sizeof(snap->buffers) / sizeof(snap->buffers[0]))
@@ -323,10 +329,12 @@ static void info_buffer(void *data, struct dmabroker_info_v1 *info, uint32_t id,
 	snap->buffers[i].refs = refs;
 	snap->buffers[i].write_fence = write_fence;
 	snap->buffers[i].read_fences = read_fences;
+	snap->buffers[i].usage = usage;
+	snap->buffers[i].payer_pid = payer_pid;
 }
 
 static void info_attachment(void *data, struct dmabroker_info_v1 *info, uint32_t buffer_id,
-	int32_t pid, uint32_t access, uint32_t mapped, uint32_t in_access)
+	int32_t pid, uint32_t access, uint32_t state, uint32_t in_access, uint32_t waiting)
 {
 	struct info_snapshot *snap = data;
 	if (snap->attachments_len == sizeof(snap->attachments) / sizeof(snap->attachments[0]))
@@ -335,8 +343,9 @@ static void info_attachment(void *data, struct dmabroker_info_v1 *info, uint32_t
 	snap->attachments[i].buffer_id = buffer_id;
 	snap->attachments[i].pid = pid;
 	snap->attachments[i].access = access;
-	snap->attachments[i].mapped = mapped;
+	snap->attachments[i].state = state;
 	snap->attachments[i].in_access = in_access;
+	snap->attachments[i].waiting = waiting;
 }
 
 static void info_done(void *data, struct dmabroker_info_v1 *info)

@@ -47,6 +47,7 @@ struct raw_attachment {
 	int fd; /* of the last mapped event, -1 before */
 	bool fd_cloexec; /* as received, before anything touched the fd */
 	int mapped_count, ready_count, moved_count;
+	uint32_t mapped_serial, ready_serial, moved_serial; /* of the last of each */
 	uint32_t offset, size, stride, flags;
 	bool failed;
 	uint32_t reason;
@@ -82,7 +83,10 @@ struct fixture_client;
 /* An attachment of buffer with access, mapped in direction. */
 struct dmab_client_attachment *attach_mapped(struct dmab_client_buffer *buffer,
 	uint32_t access, uint32_t direction);
-/* Shares buffer with access through a token, imports it in c and revokes the token. */
+/*
+ * Shares buffer with access through a token and imports it in c. The token
+ * lives until buffer is destroyed: revoking it would end the import's access.
+ */
 struct dmab_client_buffer *import_via_token(struct fixture_client *c,
 	struct dmab_client_buffer *buffer, uint32_t access);
 
@@ -101,12 +105,13 @@ struct info_snapshot {
 		uint32_t width, height, format, stride;
 		uint64_t size;
 		char allocator[64];
-		uint32_t refs, write_fence, read_fences;
+		uint32_t refs, write_fence, read_fences, usage;
+		int32_t payer_pid;
 	} buffers[64];
 	struct {
 		uint32_t buffer_id;
 		int32_t pid;
-		uint32_t access, mapped, in_access;
+		uint32_t access, state, in_access, waiting;
 	} attachments[128];
 	bool done, failed;
 	uint32_t reason;

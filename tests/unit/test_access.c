@@ -9,6 +9,8 @@ struct fixture {
 	struct dmab_handle *handle;
 	struct dmab_buffer *buffer;
 	struct recorder rec[4];
+	/* One client each: a client's own brackets on one buffer may not conflict. */
+	struct dmab_account *peers[4];
 };
 
 /* Attachments A..D, mapped read+write (or read for a read-only one). */
@@ -20,7 +22,8 @@ static void setup(struct fixture *f, int count)
 	f->buffer = dmab_handle_get_buffer(f->handle);
 	for (int i = 0; i < count; i++) {
 		test_recorder_init(&f->rec[i], (char)('A' + i));
-		test_attach(f->buffer, f->account, DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
+		f->peers[i] = dmab_account_create(f->core, 10 + i, 1);
+		test_attach(f->handle, f->peers[i], DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
 		test_map(&f->rec[i], DMAB_DIR_ALL);
 	}
 	test_log[0] = '\0';
@@ -33,6 +36,9 @@ static void teardown(struct fixture *f)
 			test_detach(&f->rec[i]);
 	}
 	dmab_handle_destroy(f->handle);
+	for (size_t i = 0; i < sizeof(f->peers) / sizeof(f->peers[0]); i++) {
+		dmab_account_destroy(f->peers[i]);
+	}
 	dmab_account_destroy(f->account);
 	dmab_core_destroy(f->core);
 }
@@ -175,8 +181,8 @@ DMAB_TEST(map_misuse)
 	struct recorder ro, fresh;
 	test_recorder_init(&ro, 'R');
 	test_recorder_init(&fresh, 'F');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 0, &ro);
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ_WRITE, 0, 0, &fresh);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 0, &ro);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ_WRITE, 0, 0, &fresh);
 	struct dmab_misuse_report r;
 	struct dmab_attachment *att = fresh.att;
 
@@ -250,7 +256,7 @@ DMAB_TEST(begin_access_on_pending_map_is_not_mapped)
 	setup(&f, 1);
 	struct recorder s;
 	test_recorder_init(&s, 'S');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 4096, &s);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 4096, &s);
 	CHECK_EQ(f.rec[0].moved, 1);
 	test_map(&s, DMAB_DIR_READ);
 	CHECK_EQ(s.mapped, 0);

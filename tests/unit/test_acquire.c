@@ -18,6 +18,8 @@ struct fixture {
 	struct dmab_buffer *buffer;
 	uint32_t id;
 	struct recorder rec[3];
+	/* One client each: a client's own brackets on one buffer may not conflict. */
+	struct dmab_account *peers[3];
 	struct dmab_fence *acquire;
 };
 
@@ -33,7 +35,8 @@ static void setup(struct fixture *f)
 	f->id = stats.id;
 	for (int i = 0; i < 3; i++) {
 		test_recorder_init(&f->rec[i], (char)('A' + i));
-		test_attach(f->buffer, f->account, DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
+		f->peers[i] = dmab_account_create(f->core, 10 + i, 1);
+		test_attach(f->handle, f->peers[i], DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
 		test_map(&f->rec[i], i == 0 ? DMAB_DIR_WRITE : DMAB_DIR_READ);
 	}
 	test_begin(&f->rec[0], DMAB_DIR_WRITE);
@@ -52,6 +55,9 @@ static void teardown(struct fixture *f)
 	}
 	dmab_fence_unref(f->acquire);
 	dmab_handle_destroy(f->handle);
+	for (size_t i = 0; i < sizeof(f->peers) / sizeof(f->peers[0]); i++) {
+		dmab_account_destroy(f->peers[i]);
+	}
 	dmab_account_destroy(f->account);
 	dmab_core_destroy(f->core);
 }
@@ -163,7 +169,7 @@ DMAB_TEST(acquire_holds_back_a_migration)
 		test_unmap(&f.rec[i]);
 	struct recorder strict;
 	test_recorder_init(&strict, 'S');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 4096, &strict);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 4096, &strict);
 	test_map(&strict, DMAB_DIR_READ);
 	CHECK_STR_EQ(test_log, "");
 	dmab_fence_signal(f.acquire);
@@ -247,7 +253,7 @@ DMAB_TEST(internal_attachment_starts_cpu_access_when_asked)
 	test_end(&f.rec[0], DMAB_DIR_WRITE);
 	struct recorder broker;
 	test_recorder_init(&broker, 'K');
-	test_attach(f.buffer, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
+	test_attach(f.handle, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
 	CHECK_EQ(dmab_attachment_start_cpu_access(broker.att), -EINVAL);
 	test_map(&broker, DMAB_DIR_READ);
 	test_begin(&broker, DMAB_DIR_READ);

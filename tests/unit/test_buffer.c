@@ -20,7 +20,7 @@ DMAB_TEST(refs_count_every_holder)
 
 	struct recorder rec;
 	test_recorder_init(&rec, 'A');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &rec);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &rec);
 	struct dmab_failure fail;
 	struct dmab_token *token = dmab_token_create(handle, DMAB_ACCESS_READ, &fail);
 	CHECK(token != NULL);
@@ -50,7 +50,7 @@ DMAB_TEST(last_ref_closes_storage)
 	struct dmab_handle *handle = test_buffer(account, 128, 32);
 	struct recorder rec;
 	test_recorder_init(&rec, 'A');
-	test_attach(dmab_handle_get_buffer(handle), account, DMAB_ACCESS_READ_WRITE, 0, 0, &rec);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &rec);
 	test_map(&rec, DMAB_DIR_WRITE);
 	CHECK_EQ(rec.mapped, 1);
 	test_recorder_finish(&rec);
@@ -75,12 +75,11 @@ DMAB_TEST(storage_is_allocated_at_first_map)
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	int before = dmab_test_count_fds();
 	struct dmab_handle *handle = test_buffer(account, 100, 10);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder a, b;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&b, 'B');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 
 	struct dmab_buffer_stats stats;
 	CHECK(test_buffer_stats(core, 1, &stats));
@@ -115,12 +114,11 @@ DMAB_TEST(read_map_gets_read_only_fd)
 	struct dmab_core *core = test_core_create(NULL);
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, 64, 64);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder w, r;
 	test_recorder_init(&w, 'W');
 	test_recorder_init(&r, 'R');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &w);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &r);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &w);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &r);
 	test_map(&w, DMAB_DIR_WRITE);
 	test_map(&r, DMAB_DIR_READ);
 
@@ -176,14 +174,14 @@ DMAB_TEST(introspection_lists_in_creation_order)
 
 	struct recorder rec;
 	test_recorder_init(&rec, 'A');
-	test_attach(dmab_handle_get_buffer(handles[0]), account, DMAB_ACCESS_READ, 0, 0, &rec);
+	test_attach(handles[0], account, DMAB_ACCESS_READ, 0, 0, &rec);
 	test_map(&rec, DMAB_DIR_READ);
 	test_begin(&rec, DMAB_DIR_READ);
 	struct dmab_attachment_stats att;
 	CHECK(test_attachment_stats(core, 1, 0, &att));
 	CHECK_EQ(att.pid, 7);
 	CHECK_EQ(att.access, DMAB_ACCESS_READ);
-	CHECK(att.mapped);
+	CHECK_EQ(att.state, DMAB_ATTACHMENT_MAPPED);
 	CHECK_EQ(att.in_access, DMAB_DIR_READ);
 	struct dmab_buffer_stats stats;
 	CHECK(test_buffer_stats(core, 1, &stats));
@@ -205,12 +203,11 @@ DMAB_TEST(broker_attachment_maps_without_fd)
 	struct dmab_core *core = test_core_create(NULL);
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, 32, 8);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder client, broker;
 	test_recorder_init(&client, 'C');
 	test_recorder_init(&broker, 'B');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &client);
-	test_attach(buffer, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &client);
+	test_attach(handle, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
 	test_map(&client, DMAB_DIR_WRITE);
 	unsigned char *data = test_mmap(&client.mapping, true);
 	CHECK(data != NULL);
@@ -251,9 +248,10 @@ DMAB_TEST(core_destroy_frees_live_objects)
 	test_recorder_init(&w, 'W');
 	test_recorder_init(&r, 'R');
 	test_recorder_init(&broker, 'B');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &w);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &r);
-	test_attach(buffer, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
+	struct dmab_account *reader = dmab_account_create(core, 2, 1);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &w);
+	test_attach(handle, reader, DMAB_ACCESS_READ, 0, 0, &r);
+	test_attach(handle, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
 	test_map(&w, DMAB_DIR_WRITE);
 	test_map(&r, DMAB_DIR_READ);
 	test_map(&broker, DMAB_DIR_READ);

@@ -292,7 +292,7 @@ DMAB_TEST(imported_memfd_is_shared_in_place)
 	test_recorder_init(&b, 'B');
 	test_recorder_init(&c, 'C');
 	test_recorder_init(&d, 'D');
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 128, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 128, &a);
 	CHECK_EQ(a.failed, 0);
 	test_map(&a, DMAB_DIR_READ);
 	CHECK_EQ(a.mapping.stride, 128);
@@ -304,15 +304,15 @@ DMAB_TEST(imported_memfd_is_shared_in_place)
 	test_munmap(&a.mapping, (void *)data);
 
 	/* Fixed storage: an attach it cannot meet fails, nothing moves. */
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 256, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 256, &b);
 	CHECK_EQ(b.failure.reason, DMAB_REASON_UNSATISFIABLE);
 	CHECK_STR_EQ(b.failure.message, "imported stride 128 is not a multiple of row_alignment 256");
-	test_attach(buffer, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &c);
+	test_attach(handle, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &c);
 	CHECK_EQ(c.failure.reason, DMAB_REASON_UNSATISFIABLE);
 	CHECK_EQ(a.moved, 0);
 
 	/* The broker's own reads see the client's offset. */
-	test_attach(buffer, NULL, DMAB_ACCESS_READ, 0, 0, &d);
+	test_attach(handle, NULL, DMAB_ACCESS_READ, 0, 0, &d);
 	test_map(&d, DMAB_DIR_READ);
 	const unsigned char *pixels = d.mapping.data;
 	CHECK_EQ(pixels[128 * 15], 0x42);

@@ -182,6 +182,8 @@ struct buffer_fixture {
 	struct dmab_handle *handle;
 	struct dmab_buffer *buffer;
 	struct recorder rec[3];
+	/* One client each: a client's own brackets on one buffer may not conflict. */
+	struct dmab_account *peers[3];
 };
 
 static void buffer_setup(struct buffer_fixture *f)
@@ -192,7 +194,8 @@ static void buffer_setup(struct buffer_fixture *f)
 	f->buffer = dmab_handle_get_buffer(f->handle);
 	for (int i = 0; i < 3; i++) {
 		test_recorder_init(&f->rec[i], (char)('A' + i));
-		test_attach(f->buffer, f->account, DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
+		f->peers[i] = dmab_account_create(f->core, 10 + i, 1);
+		test_attach(f->handle, f->peers[i], DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
 		test_map(&f->rec[i], DMAB_DIR_ALL);
 	}
 }
@@ -202,6 +205,9 @@ static void buffer_teardown(struct buffer_fixture *f)
 	for (int i = 0; i < 3; i++)
 		test_detach(&f->rec[i]);
 	dmab_handle_destroy(f->handle);
+	for (size_t i = 0; i < sizeof(f->peers) / sizeof(f->peers[0]); i++) {
+		dmab_account_destroy(f->peers[i]);
+	}
 	dmab_account_destroy(f->account);
 	dmab_core_destroy(f->core);
 }
@@ -260,6 +266,6 @@ DMAB_TEST(read_fence_covers_the_readers_of_the_moment)
 	CHECK(dmab_fence_is_signaled(later));
 	dmab_fence_unref(later);
 	test_recorder_init(&f.rec[2], 'C');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 0, &f.rec[2]);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 0, &f.rec[2]);
 	buffer_teardown(&f);
 }

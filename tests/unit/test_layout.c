@@ -31,13 +31,13 @@ DMAB_TEST(collation_plans_stride_from_max_alignment)
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&b, 'B');
 	test_recorder_init(&c, 'C');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 256, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 256, &a);
 	CHECK_EQ(stride_of(buffer), 512);
 	CHECK_EQ(calls, 1);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 1024, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 1024, &b);
 	CHECK_EQ(stride_of(buffer), 1024);
 	CHECK_EQ(calls, 2);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 128, &c);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 128, &c);
 	CHECK_EQ(stride_of(buffer), 1024);
 	CHECK_EQ(calls, 2);
 
@@ -57,7 +57,7 @@ DMAB_TEST(collation_plans_stride_from_max_alignment)
 	/* Backed storage that already fits moves nothing. */
 	struct recorder d;
 	test_recorder_init(&d, 'D');
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 128, &d);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 128, &d);
 	CHECK(!dmab_attachment_is_defunct(d.att));
 	CHECK_EQ(a.moved, 0);
 	test_detach(&c);
@@ -94,10 +94,9 @@ DMAB_TEST(contiguous_attach_is_unsatisfiable)
 		dmab_test_skip("allocator %s provides contiguous storage", dmab_test_allocator());
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, 64, 64);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder a;
 	test_recorder_init(&a, 'A');
-	test_attach(buffer, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &a);
 	CHECK_EQ(a.failed, 1);
 	CHECK_EQ(a.failure.reason, DMAB_REASON_UNSATISFIABLE);
 	CHECK(strstr(a.failure.message, "contiguous") != NULL);
@@ -109,14 +108,14 @@ DMAB_TEST(contiguous_attach_is_unsatisfiable)
 	CHECK_EQ(a.mapped, 0);
 	struct recorder b;
 	test_recorder_init(&b, 'B');
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	test_map(&b, DMAB_DIR_READ);
 	CHECK_EQ(b.mapped, 1);
 
 	/* The same on storage that exists already. */
 	struct recorder c;
 	test_recorder_init(&c, 'C');
-	test_attach(buffer, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &c);
+	test_attach(handle, account, DMAB_ACCESS_READ, DMAB_CONSTRAINT_CONTIGUOUS, 0, &c);
 	CHECK_EQ(c.failure.reason, DMAB_REASON_UNSATISFIABLE);
 	CHECK_EQ(b.moved, 0);
 
@@ -164,14 +163,14 @@ DMAB_TEST(migration_waits_for_last_unmap_and_copies_rows)
 	test_recorder_init(&b, 'B');
 	test_recorder_init(&s, 'S');
 	test_recorder_init(&n, 'N');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	test_map(&a, DMAB_DIR_WRITE);
 	test_map(&b, DMAB_DIR_READ);
 	CHECK_EQ(a.mapping.stride, 448);
 	fill_rows(&a);
 
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 4096, &s);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 4096, &s);
 	CHECK(!dmab_attachment_is_defunct(s.att));
 	CHECK_STR_EQ(test_log, "Amapped Bmapped Amoved Bmoved ");
 	CHECK_EQ(stride_of(buffer), 448);
@@ -181,7 +180,7 @@ DMAB_TEST(migration_waits_for_last_unmap_and_copies_rows)
 	test_unmap(&a);
 	CHECK_EQ(s.mapped, 0);
 	/* New maps are deferred too, and nobody else is told to move. */
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &n);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &n);
 	test_map(&n, DMAB_DIR_READ);
 	test_map(&a, DMAB_DIR_READ);
 	CHECK_EQ(n.mapped, 0);
@@ -217,12 +216,12 @@ DMAB_TEST(migration_without_mappers_runs_at_map)
 	struct recorder a, s;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&s, 'S');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
 	test_map(&a, DMAB_DIR_WRITE);
 	fill_rows(&a);
 	test_unmap(&a);
 
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 2048, &s);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 2048, &s);
 	CHECK_EQ(stride_of(buffer), 448);
 	test_map(&s, DMAB_DIR_READ);
 	CHECK_EQ(s.mapped, 1);
@@ -242,14 +241,13 @@ DMAB_TEST(failed_migration_keeps_old_storage)
 	struct dmab_core *core = test_core_create(NULL);
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, W, H);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder a, s;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&s, 'S');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
 	test_map(&a, DMAB_DIR_WRITE);
 	fill_rows(&a);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 4096, &s);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 4096, &s);
 	CHECK_EQ(a.moved, 1);
 	test_map(&s, DMAB_DIR_READ);
 	test_recorder_finish(&a);
@@ -282,12 +280,11 @@ DMAB_TEST(failed_first_allocation_fails_the_map)
 	struct dmab_core *core = test_core_create(NULL);
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, 64, 64);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder a, b;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&b, 'B');
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
-	test_attach(buffer, account, DMAB_ACCESS_READ_WRITE, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ_WRITE, 0, 0, &b);
 
 	test_fd_limit_exhaust();
 	struct dmab_misuse_report report;

@@ -116,14 +116,14 @@ DMAB_TEST(byte_quota_checked_again_at_allocation)
 	struct recorder a, b;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&b, 'B');
-	test_attach(dmab_handle_get_buffer(handle), account, DMAB_ACCESS_READ, 0, 4096, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 4096, &a);
 	test_map(&a, DMAB_DIR_READ);
 	CHECK_EQ(a.failed, 1);
 	CHECK_EQ(a.failure.reason, DMAB_REASON_QUOTA_EXCEEDED);
 	CHECK(strstr(a.failure.message, "byte quota exceeded") != NULL);
 
 	/* Without the strict attachment the plan fits again. */
-	test_attach(dmab_handle_get_buffer(handle), account, DMAB_ACCESS_READ, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	test_map(&b, DMAB_DIR_READ);
 	CHECK_EQ(b.mapped, 1);
 	CHECK_EQ(b.mapping.stride, 448);
@@ -140,13 +140,12 @@ DMAB_TEST(attachment_quota_fails_the_attachment)
 	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_attachments = 2 });
 	struct dmab_account *account = dmab_account_create(core, 9, 1);
 	struct dmab_handle *handle = test_buffer(account, 8, 8);
-	struct dmab_buffer *buffer = dmab_handle_get_buffer(handle);
 	struct recorder rec[4];
 	for (int i = 0; i < 4; i++)
 		test_recorder_init(&rec[i], (char)('A' + i));
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &rec[0]);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &rec[1]);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &rec[2]);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &rec[0]);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &rec[1]);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &rec[2]);
 	CHECK_EQ(rec[2].failed, 1);
 	check_quota(&rec[2].failure, "attachment quota exceeded: 2 of 2 attachments in use");
 	CHECK(dmab_attachment_is_defunct(rec[2].att));
@@ -157,13 +156,13 @@ DMAB_TEST(attachment_quota_fails_the_attachment)
 	/* The broker's own attachments are not charged. */
 	struct recorder broker;
 	test_recorder_init(&broker, 'K');
-	test_attach(buffer, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
+	test_attach(handle, NULL, DMAB_ACCESS_READ, 0, 0, &broker);
 	CHECK_EQ(broker.failed, 0);
 
 	/* A failed attachment was never charged; a destroyed one is released. */
 	test_detach(&rec[2]);
 	test_detach(&rec[0]);
-	test_attach(buffer, account, DMAB_ACCESS_READ, 0, 0, &rec[3]);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &rec[3]);
 	CHECK_EQ(rec[3].failed, 0);
 
 	test_detach(&rec[1]);

@@ -10,6 +10,8 @@ struct fixture {
 	struct dmab_handle *handle;
 	struct dmab_buffer *buffer;
 	struct recorder rec[3];
+	/* One client each: a client's own brackets on one buffer may not conflict. */
+	struct dmab_account *peers[3];
 };
 
 static void setup(struct fixture *f, int mapped)
@@ -20,7 +22,8 @@ static void setup(struct fixture *f, int mapped)
 	f->buffer = dmab_handle_get_buffer(f->handle);
 	for (int i = 0; i < 3; i++) {
 		test_recorder_init(&f->rec[i], (char)('A' + i));
-		test_attach(f->buffer, f->account, DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
+		f->peers[i] = dmab_account_create(f->core, 10 + i, 1);
+		test_attach(f->handle, f->peers[i], DMAB_ACCESS_READ_WRITE, 0, 0, &f->rec[i]);
 		if (i < mapped)
 			test_map(&f->rec[i], DMAB_DIR_ALL);
 	}
@@ -34,6 +37,9 @@ static void teardown(struct fixture *f)
 			test_detach(&f->rec[i]);
 	}
 	dmab_handle_destroy(f->handle);
+	for (size_t i = 0; i < sizeof(f->peers) / sizeof(f->peers[0]); i++) {
+		dmab_account_destroy(f->peers[i]);
+	}
 	dmab_account_destroy(f->account);
 	dmab_core_destroy(f->core);
 }
@@ -143,7 +149,7 @@ DMAB_TEST(remap_and_destroy_in_moved)
 	f.rec[1].on_event = unmap_on_moved;
 	struct recorder s;
 	test_recorder_init(&s, 'S');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 1024, &s);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 1024, &s);
 	test_map(&s, DMAB_DIR_READ);
 	CHECK(f.rec[0].att == NULL);
 	CHECK_EQ(f.rec[1].mapped, 2);
@@ -159,19 +165,22 @@ static void destroy_in_failed(struct recorder *rec, const char *event)
 		test_detach(rec);
 }
 
+/* The first map allocates; with no fd to be had, it fails inside test_map. */
 DMAB_TEST(destroy_self_in_failed)
 {
-	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_bytes = 8192 });
+	struct dmab_core *core = test_core_create(NULL);
 	struct dmab_account *account = dmab_account_create(core, 1, 1);
 	struct dmab_handle *handle = test_buffer(account, 16, 16);
 	struct recorder a, b;
 	test_recorder_init(&a, 'A');
 	test_recorder_init(&b, 'B');
-	test_attach(dmab_handle_get_buffer(handle), account, DMAB_ACCESS_READ, 0, 4096, &a);
-	test_attach(dmab_handle_get_buffer(handle), account, DMAB_ACCESS_READ, 0, 0, &b);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &a);
+	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	a.on_event = destroy_in_failed;
 	b.on_event = destroy_in_failed;
+	test_fd_limit_exhaust();
 	test_map(&a, DMAB_DIR_READ);
+	test_fd_limit_restore();
 	test_map(&b, DMAB_DIR_READ);
 	CHECK_STR_EQ(test_log, "Afailed Bmapped ");
 	CHECK(a.att == NULL);
@@ -226,7 +235,7 @@ DMAB_TEST(destroy_handle_in_layout_listener)
 	dmab_handle_set_layout_listener(f.handle, destroy_handle, &f);
 	struct recorder s;
 	test_recorder_init(&s, 'S');
-	test_attach(f.buffer, f.account, DMAB_ACCESS_READ, 0, 256, &s);
+	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 256, &s);
 	CHECK(f.handle == NULL);
 	test_map(&s, DMAB_DIR_READ);
 	CHECK_EQ(s.mapping.stride, 256);

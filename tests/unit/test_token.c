@@ -122,7 +122,7 @@ DMAB_TEST(token_keeps_the_buffer_until_revoked)
 	int before = dmab_test_count_fds();
 	struct recorder rec;
 	test_recorder_init(&rec, 'A');
-	test_attach(dmab_handle_get_buffer(f.handle), f.sharer, DMAB_ACCESS_READ_WRITE, 0, 0,
+	test_attach(f.handle, f.sharer, DMAB_ACCESS_READ_WRITE, 0, 0,
 		&rec);
 	test_map(&rec, DMAB_DIR_WRITE);
 	test_detach(&rec);

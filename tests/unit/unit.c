@@ -19,8 +19,8 @@ static void log_event(struct recorder *rec, const char *event)
 		rec->on_event(rec, event);
 }
 
-static void handle_mapped(struct dmab_attachment *att, const struct dmab_mapping *mapping,
-	void *data)
+static void handle_mapped(struct dmab_attachment *att, uint32_t serial,
+	const struct dmab_mapping *mapping, void *data)
 {
 	struct recorder *rec = data;
 	CHECK(att == rec->att || rec->att == NULL);
@@ -28,17 +28,19 @@ static void handle_mapped(struct dmab_attachment *att, const struct dmab_mapping
 		close(rec->mapping.fd);
 	rec->mapping = *mapping;
 	rec->mapped++;
+	rec->mapped_serial = serial;
 	log_event(rec, "mapped");
 }
 
-static void handle_ready(struct dmab_attachment *att, void *data)
+static void handle_ready(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct recorder *rec = data;
 	rec->ready++;
+	rec->ready_serial = serial;
 	log_event(rec, "ready");
 }
 
-static void handle_moved(struct dmab_attachment *att, void *data)
+static void handle_moved(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct recorder *rec = data;
 	rec->moved++;
@@ -102,7 +104,7 @@ void test_recorder_finish(struct recorder *rec)
 	rec->mapping.fd = -1;
 }
 
-struct dmab_attachment *test_attach(struct dmab_buffer *buffer, struct dmab_account *account,
+struct dmab_attachment *test_attach(struct dmab_handle *handle, struct dmab_account *account,
 	enum dmab_access access, uint32_t flags, uint32_t row_alignment, struct recorder *rec)
 {
 	struct dmab_constraints constraints = {
@@ -112,7 +114,7 @@ struct dmab_attachment *test_attach(struct dmab_buffer *buffer, struct dmab_acco
 	};
 	struct dmab_misuse_report report = { 0 };
 	CHECK(dmab_constraints_check(access, &constraints, &report));
-	rec->att = dmab_attachment_create(buffer, account, access, &constraints, &test_listener,
+	rec->att = dmab_attachment_create(handle, account, access, &constraints, &test_listener,
 		rec);
 	CHECK(rec->att != NULL);
 	return rec->att;

@@ -14,6 +14,7 @@ struct recorder {
 	char name; /* in the shared event log */
 	struct dmab_attachment *att;
 	int mapped, ready, moved, failed;
+	uint32_t mapped_serial, ready_serial; /* of the last mapped and ready events */
 	struct dmab_mapping mapping;
 	struct dmab_failure failure;
 	/* Run from the listener, after the counts are updated. */
@@ -32,7 +33,7 @@ struct dmab_handle *test_buffer(struct dmab_account *account, uint32_t width, ui
 void test_recorder_init(struct recorder *rec, char name);
 /* Closes the recorded mapping's fd. */
 void test_recorder_finish(struct recorder *rec);
-struct dmab_attachment *test_attach(struct dmab_buffer *buffer, struct dmab_account *account,
+struct dmab_attachment *test_attach(struct dmab_handle *handle, struct dmab_account *account,
 	enum dmab_access access, uint32_t flags, uint32_t row_alignment, struct recorder *rec);
 /* Destroys rec's attachment and closes its mapping. */
 void test_detach(struct recorder *rec);
