@@ -36,6 +36,7 @@ enum option_id {
 	OPT_QUOTA_BUFFERS,
 	OPT_QUOTA_ATTACHMENTS,
 	OPT_QUOTA_TOKENS,
+	OPT_MAX_HOLD_MS,
 	OPT_MAX_WIDTH,
 	OPT_MAX_HEIGHT,
 	OPT_NO_LINUX_DMABUF,
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
 	{"quota-buffers", required_argument, NULL, OPT_QUOTA_BUFFERS},
 	{"quota-attachments", required_argument, NULL, OPT_QUOTA_ATTACHMENTS},
 	{"quota-tokens", required_argument, NULL, OPT_QUOTA_TOKENS},
+	{"max-hold-ms", required_argument, NULL, OPT_MAX_HOLD_MS},
 	{"max-width", required_argument, NULL, OPT_MAX_WIDTH},
 	{"max-height", required_argument, NULL, OPT_MAX_HEIGHT},
 	{"no-linux-dmabuf", no_argument, NULL, OPT_NO_LINUX_DMABUF},
@@ -81,6 +83,8 @@ static const char usage_text[] =
 	"      --quota-buffers N      per-client buffer quota\n"
 	"      --quota-attachments N  per-client attachment quota\n"
 	"      --quota-tokens N       per-client share token quota\n"
+	"      --max-hold-ms MS       how long another client's bracket may keep a\n"
+	"                             buffer's creator waiting to write (default 500)\n"
 	"      --max-width N, --max-height N  largest buffer dimensions\n"
 	"      --no-linux-dmabuf      do not serve zwp_linux_dmabuf_v1 through the broker\n"
 	"      --help                 show this help and exit\n"
@@ -284,6 +288,8 @@ static bool parse_option(struct dmabd_options *options, int id, const char *arg)
 		return parse_u32_option(name, arg, 1, UINT32_MAX, &quota->max_attachments);
 	case OPT_QUOTA_TOKENS:
 		return parse_u32_option(name, arg, 1, UINT32_MAX, &quota->max_tokens);
+	case OPT_MAX_HOLD_MS:
+		return parse_u32_option(name, arg, 1, 3600 * 1000, &options->server.max_hold_ms);
 	case OPT_MAX_WIDTH:
 		return parse_u32_option(name, arg, 1, MAX_BUFFER_DIMENSION,
 			&options->server.max_width);
