@@ -1026,3 +1026,46 @@ int main(int argc, char *argv[])
 {
 	return dmab_test_main(argc, argv);
 }
+
+/*
+ * A commit that the daemon holds because its buffer is inside a WRITE bracket
+ * must not stay held when the compositor's read of it fails: the creator
+ * revokes the token the committing client imported the buffer with.
+ */
+DMAB_TEST(failed_read_releases_the_held_commit)
+{
+	const char *peer = e2e_built_program("DMAB_E2E_PEER");
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	const char *argv[] = { peer, "held-commit-revoke", NULL };
+	struct e2e_proc *p = e2e_spawn(&e, "peer", argv);
+	wait_for_line_or_fail(p, "held", LINE_TIMEOUT_MS);
+	wait_for_line_or_fail(p, "released", LINE_TIMEOUT_MS);
+	e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
+	CHECK(e2e_running(e.daemon));
+	e2e_finish(&e);
+}
+
+/*
+ * A reader that holds READ on the creator's buffer forever, and comes back
+ * each time it is preempted: every frame of the creator waits about the hold
+ * bound, and none waits forever. Prints the waits measured.
+ */
+DMAB_TEST(hostile_reader_delays_the_creator_by_the_bound)
+{
+	const char *peer = e2e_built_program("DMAB_E2E_PEER");
+	struct e2e e;
+	e2e_init(&e);
+	const char *daemon_args[] = { "--max-hold-ms", "100", NULL };
+	e2e_start_daemon(&e, daemon_args);
+	const char *argv[] = { peer, "hostile-reader", "20", NULL };
+	struct e2e_proc *p = e2e_spawn(&e, "peer", argv);
+	char *line = e2e_wait_for_line(p, "frames 20", 20 * 1000 * dmab_test_time_scale());
+	if (line == NULL)
+		E2E_FAIL("the creator did not finish 20 frames against a hostile reader");
+	printf("# --max-hold-ms 100: %s\n", line);
+	free(line);
+	e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
+	e2e_finish(&e);
+}
