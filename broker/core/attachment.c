@@ -262,16 +262,14 @@ static void start_draining(struct dmab_buffer *buffer)
 	dmab_buffer_ref(buffer);
 }
 
-/* After a failed move, the attachments that needed it cannot be served. */
-static void fail_unfitting(struct dmab_buffer *buffer, const struct dmab_failure *fail)
+
+typedef bool (*att_select_func)(const struct dmab_attachment *att, const void *data);
+static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
+	const struct dmab_failure *fail);
+
+static bool select_unfitting(const struct dmab_attachment *att, const void *data)
 {
-	struct dmab_attachment *att;
-	dmab_list_for_each(att, &buffer->attachments, link) {
-		if (att->state != ATT_DEFUNCT && !dmab_storage_fits(buffer, att)) {
-			fail_attachment(att, fail);
-			return;
-		}
-	}
+	return !dmab_storage_fits(att->buffer, att);
 }
 
 static bool storage_step(struct dmab_buffer *buffer)
@@ -305,7 +303,8 @@ static bool storage_step(struct dmab_buffer *buffer)
 			return false;
 		}
 		if (!dmab_storage_move(buffer, &fail)) {
-			fail_unfitting(buffer, &fail);
+			/* The attachments that needed the move cannot be served. */
+			fail_selected(buffer, select_unfitting, NULL, &fail);
 		}
 		return true;
 	}
@@ -362,9 +361,7 @@ void dmab_buffer_process(struct dmab_buffer *buffer)
 
 /* --- authority: revocation and preemption --- */
 
-/* The first live attachment that cut(att, data) selects; callbacks may change the list. */
-typedef bool (*att_select_func)(const struct dmab_attachment *att, const void *data);
-
+/* Fails every live attachment that select picks; their callbacks may change the list. */
 static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
 	const struct dmab_failure *fail)
 {
