@@ -381,11 +381,11 @@ DMAB_TEST(safety_read_only_importer_cannot_reshape)
  */
 DMAB_TEST(safety_writer_importer_pays_for_its_constraints)
 {
-	struct fixture_options options = { .quota = { .max_bytes = 80u << 20 } };
+	struct fixture_options options = { .quota = { .max_bytes = 40u << 20 } };
 	struct fixture *f = fixture_create(&options);
 	struct fixture_client *owner = fixture_client(f);
 	struct fixture_client *other = fixture_client(f);
-	struct dmab_client_buffer *buffer = dmab_client_buffer_create(owner->client, 4, 16384,
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(owner->client, 4, 8192,
 		ARGB, 0, "narrow");
 	struct dmab_client_attachment *writer = attach_mapped(buffer, RW, WRITE);
 	struct dmab_client_token *token = dmab_client_token_create(buffer, RW);
@@ -393,8 +393,8 @@ DMAB_TEST(safety_writer_importer_pays_for_its_constraints)
 		dmab_client_token_get_string(token));
 	CHECK(imported != NULL);
 
-	/* 64 MiB of storage: with 20 MiB in use, the importer's quota cannot take it. */
-	struct dmab_client_buffer *hoard = dmab_client_buffer_create(other->client, 2048, 2560,
+	/* 32 MiB of storage: with 10 MiB in use, the importer's quota cannot take it. */
+	struct dmab_client_buffer *hoard = dmab_client_buffer_create(other->client, 2048, 1280,
 		ARGB, 0, "hoard");
 	CHECK(hoard != NULL);
 	struct dmab_client_constraints strict = { .row_alignment = 4096 };
@@ -414,13 +414,13 @@ DMAB_TEST(safety_writer_importer_pays_for_its_constraints)
 	CHECK_EQ(dmab_client_attachment_remap(writer), 0);
 	CHECK_EQ(dmab_client_attachment_map(aligned, WRITE), 0);
 	CHECK_EQ(dmab_client_attachment_get_stride(aligned) % 4096, 0);
-	/* The owner's quota still has room for 70 MiB: the 64 are the importer's. */
-	struct dmab_client_buffer *big = dmab_client_buffer_create(owner->client, 4096, 4480,
+	/* The owner's quota still has room for 32 MiB: the other 32 are the importer's. */
+	struct dmab_client_buffer *big = dmab_client_buffer_create(owner->client, 4096, 2048,
 		ARGB, 0, "big");
 	CHECK(big != NULL);
 	struct dmab_client_attachment *big_writer = attach_mapped(big, RW, WRITE);
 	CHECK(big_writer != NULL);
-	CHECK(dmab_client_buffer_create(other->client, 2048, 2560, ARGB, 0, "more") == NULL);
+	CHECK(dmab_client_buffer_create(other->client, 2048, 1280, ARGB, 0, "more") == NULL);
 	CHECK_EQ(errno, EDQUOT);
 	fixture_destroy(f);
 }
