@@ -69,16 +69,20 @@ int dmab_fd_reopen_readonly(int fd)
  */
 bool dmab_fd_deny_reopen_write(int fd)
 {
-	if (dmab_fd_is_dmabuf(fd))
+	if (dmab_fd_is_dmabuf(fd)) {
 		return false;
+	}
 	int seals = fcntl(fd, F_GET_SEALS);
-	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
 		return true;
+	}
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		return false;
-	if ((st.st_mode & 0222) == 0)
+	}
+	if ((st.st_mode & 0222) == 0) {
 		return true;
+	}
 	return fchmod(fd, st.st_mode & 07555) == 0;
 }
 
@@ -172,8 +176,9 @@ int dmab_bo_export_fd(struct dmab_bo *bo, bool writable)
 {
 	if (writable)
 		return dup_cloexec(bo->fd);
-	if (bo->view_fd >= 0)
+	if (bo->view_fd >= 0) {
 		return dmab_fd_reopen_readonly(bo->view_fd);
+	}
 	int fd = dmab_fd_reopen_readonly(bo->fd);
 	if (!bo->is_dmabuf)
 		return fd;
@@ -216,8 +221,9 @@ void dmab_bo_destroy(struct dmab_bo *bo)
 		return;
 	if (bo->allocator != NULL && bo->allocator->impl->release != NULL)
 		bo->allocator->impl->release(bo);
-	if (bo->view_fd >= 0)
+	if (bo->view_fd >= 0) {
 		close(bo->view_fd);
+	}
 	close(bo->fd);
 	free(bo);
 }

@@ -231,11 +231,13 @@ struct dmab_handle *dmab_handle_create(struct dmab_account *account,
 static enum dmab_access fd_access(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
 		return DMAB_ACCESS_READ;
+	}
 	int seals = fcntl(fd, F_GET_SEALS);
-	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
 		return DMAB_ACCESS_READ;
+	}
 	return DMAB_ACCESS_READ_WRITE;
 }
 

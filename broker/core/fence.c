@@ -206,8 +206,9 @@ bool dmab_fence_remove_callback(struct dmab_fence *fence, struct dmab_fence_cb *
 int dmab_fence_export_fd(struct dmab_fence *fence)
 {
 	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0) {
 		return -errno;
+	}
 	int ret = 0;
 	if (shutdown(fds[0], SHUT_WR) < 0) {
 		ret = -errno;

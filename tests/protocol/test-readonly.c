@@ -68,8 +68,9 @@ static int result(int ret)
 static int route_mmap_write(int fd, size_t size)
 {
 	uint8_t *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (data == MAP_FAILED)
+	if (data == MAP_FAILED) {
 		return errno;
+	}
 	data[0] = forged;
 	munmap(data, size);
 	return 0;
@@ -81,8 +82,9 @@ static int route_mprotect(int fd, size_t size)
 	CHECK(data != MAP_FAILED);
 	int ret = mprotect(data, size, PROT_READ | PROT_WRITE);
 	int err = result(ret);
-	if (ret == 0)
+	if (ret == 0) {
 		data[0] = forged;
+	}
 	munmap(data, size);
 	return err;
 }
@@ -131,8 +133,9 @@ static int route_proc_mem(int fd, size_t size)
 static int route_map_private(int fd, size_t size)
 {
 	uint8_t *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (data == MAP_FAILED)
+	if (data == MAP_FAILED) {
 		return errno;
+	}
 	data[0] = forged;
 	munmap(data, size);
 	return 0;
@@ -142,8 +145,9 @@ static int route_map_private(int fd, size_t size)
 static int route_import_write_fence(int fd, size_t size)
 {
 	struct dma_buf_export_sync_file export = { .flags = DMA_BUF_SYNC_WRITE, .fd = -1 };
-	if (ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &export) < 0)
+	if (ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &export) < 0) {
 		return errno;
+	}
 	struct dma_buf_import_sync_file import = { .flags = DMA_BUF_SYNC_WRITE, .fd = export.fd };
 	int err = result(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &import));
 	close(export.fd);
@@ -161,8 +165,9 @@ static int reopen_rw(int fd)
 static int route_reopen(int fd, size_t size)
 {
 	int rw = reopen_rw(fd);
-	if (rw < 0)
+	if (rw < 0) {
 		return errno;
+	}
 	int err = route_mmap_write(rw, size);
 	close(rw);
 	return err;
@@ -172,8 +177,9 @@ static int route_reopen(int fd, size_t size)
 static int probe_reopen(int fd)
 {
 	int rw = reopen_rw(fd);
-	if (rw < 0)
+	if (rw < 0) {
 		return errno;
+	}
 	close(rw);
 	return 0;
 }
@@ -182,13 +188,16 @@ static int probe_reopen(int fd)
 static int probe_chmod_reopen(int fd)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0) {
 		return errno;
-	if (fchmod(fd, 0600) < 0)
+	}
+	if (fchmod(fd, 0600) < 0) {
 		return errno;
+	}
 	int err = probe_reopen(fd);
-	if (fchmod(fd, st.st_mode & 07777) < 0)
+	if (fchmod(fd, st.st_mode & 07777) < 0) {
 		return errno;
+	}
 	return err;
 }
 
@@ -267,11 +276,13 @@ static int recv_fd(int sock)
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) {
 		return -1;
+	}
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
+	if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS) {
 		return -1;
+	}
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	return fd;
@@ -281,8 +292,9 @@ static int recv_fd(int sock)
 static bool become(uid_t uid)
 {
 	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-			setresuid(uid, uid, uid) < 0)
+			setresuid(uid, uid, uid) < 0) {
 		return false;
+	}
 	/* A change of credentials makes a process undumpable; a user's own is not. */
 	return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0;
 }
@@ -293,8 +305,9 @@ static _Noreturn void remote_main(int sock)
 	struct remote_results res = { -1, -1, -1 };
 	size_t size = 0;
 	int fd = -1;
-	if (read(sock, &size, sizeof(size)) == sizeof(size))
+	if (read(sock, &size, sizeof(size)) == sizeof(size)) {
 		fd = recv_fd(sock);
+	}
 	if (fd >= 0) {
 		res.root_reopen = probe_reopen(fd);
 		if (become(OTHER_UID)) {
@@ -346,8 +359,9 @@ DMAB_TEST(read_only_fd_refuses_every_route)
 	pid_t remote = root ? remote_start(&sock) : -1;
 	struct fixture *f = fixture_create(NULL);
 	const char *allocator = fixture_allocator_name(f);
-	if (root)
+	if (root) {
 		CHECK(become(BROKER_UID));
+	}
 	struct fixture_client *a = fixture_client(f);
 	struct fixture_client *b = fixture_client(f);
 	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, WIDTH, HEIGHT,
@@ -375,8 +389,9 @@ DMAB_TEST(read_only_fd_refuses_every_route)
 		dmab_client_attachment_get_map_flags(reader), (unsigned)geteuid());
 
 	struct remote_results res = { -1, -1, -1 };
-	if (root)
+	if (root) {
 		remote_run(remote, sock, fd, size, &res);
+	}
 	int errs[LOCAL_ROUTES];
 	for (size_t i = 0; i < LOCAL_ROUTES; i++) {
 		errs[i] = local_routes[i].func(fd, size);
@@ -401,16 +416,20 @@ DMAB_TEST(read_only_fd_refuses_every_route)
 		return;
 	}
 	for (size_t i = 0; i < LOCAL_ROUTES; i++) {
-		if (!local_routes[i].may_succeed && errs[i] == 0)
+		if (!local_routes[i].may_succeed && errs[i] == 0) {
 			fail_route(local_routes[i].name, errs[i]);
+		}
 	}
-	if (root && res.other_reopen <= 0)
+	if (root && res.other_reopen <= 0) {
 		fail_route("reopen O_RDWR, another uid", res.other_reopen);
-	if (root && res.other_chmod_reopen <= 0)
+	}
+	if (root && res.other_chmod_reopen <= 0) {
 		fail_route("chmod + reopen, another uid", res.other_chmod_reopen);
+	}
 	CHECK(intact);
-	if (!root)
+	if (!root) {
 		printf("# not root: the other uid's routes were not tried\n");
+	}
 	fixture_destroy(f);
 }
 
@@ -518,8 +537,9 @@ static _Noreturn void foreign_memfd_main(int sock)
 			fd = -1;
 		}
 	}
-	if (fd < 0)
+	if (fd < 0) {
 		_exit(1);
+	}
 	send_fd(sock, fd);
 	_exit(0);
 }
@@ -531,8 +551,9 @@ static _Noreturn void foreign_memfd_main(int sock)
  */
 DMAB_TEST(import_dmabuf_foreign_memfd_is_not_flagged_read_only)
 {
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
 		dmab_test_skip("not root: cannot make a memfd of another uid");
+	}
 	int sv[2];
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	pid_t pid = fork();
