@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -58,6 +59,33 @@ int dmab_fd_reopen_readonly(int fd)
 	return ro >= 0 ? ro : -errno;
 }
 
+/*
+ * Opening /proc/self/fd/N checks the inode's permission bits like any open, so
+ * a read-only holder of a memfd (born 0777) could reopen it O_RDWR, whatever
+ * its uid. Without write bits only root (CAP_DAC_OVERRIDE) can, and the
+ * inode's owner after a chmod: the owner is whoever created the memfd, so a
+ * client of the broker's own uid, or of the uid that made an imported memfd.
+ * A write seal refuses writes through every file, reopened ones included.
+ */
+bool dmab_fd_deny_reopen_write(int fd)
+{
+	if (dmab_fd_is_dmabuf(fd)) {
+		return false;
+	}
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
+		return true;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return false;
+	}
+	if ((st.st_mode & 0222) == 0) {
+		return true;
+	}
+	return fchmod(fd, st.st_mode & 07555) == 0;
+}
+
 static int dup_cloexec(int fd)
 {
 	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -105,10 +133,12 @@ int dmab_bo_create(struct dmab_allocator *alloc, int fd, struct dmab_bo **out)
 	}
 	bo->allocator = alloc;
 	bo->fd = fd;
+	bo->view_fd = -1;
 	bo->size = (uint64_t)size;
 	bo->is_dmabuf = dmab_fd_is_dmabuf(fd);
 	/* An imported dma-buf is no different from ours: see dmab_bo_export_fd. */
-	bo->readonly_fd = alloc != NULL ? alloc->caps.readonly_fd : !bo->is_dmabuf;
+	bo->readonly_fd = alloc != NULL ? alloc->caps.readonly_fd :
+		dmab_fd_deny_reopen_write(fd);
 	*out = bo;
 	return 0;
 
@@ -128,7 +158,9 @@ int dmab_bo_import(int fd, struct dmab_bo **out)
  * A read-only fd must be a new open file: dup() and SCM_RIGHTS share the open
  * file, and with it FMODE_WRITE. Reopening /proc/self/fd/N with O_RDONLY
  * makes one, and do_mmap() then refuses PROT_WRITE with MAP_SHARED (and
- * mprotect() refuses to add it) with EACCES, as the file lacks FMODE_WRITE.
+ * mprotect() refuses to add it) with EACCES, as the file lacks FMODE_WRITE;
+ * write, ftruncate and fallocate need it too. Reopening it for writing is
+ * left to the inode's permission bits: see dmab_fd_deny_reopen_write.
  *
  * A dma-buf cannot be reopened: dma_buf_getfile() gives it an inode from
  * alloc_anon_inode(), whose i_fop is no_open_fops, so the open fails (ENXIO),
@@ -136,13 +168,17 @@ int dmab_bo_import(int fd, struct dmab_bo **out)
  * (udmabuf: O_RDWR; dma-heap: the allocation's fd_flags; DRM PRIME: DRM_RDWR
  * of the object's first export). The exporter is the broker and it needs
  * write access, so a dma-buf's "read-only" fd is a duplicate that a client
- * can map writable: bo->readonly_fd is false and no one may claim otherwise.
+ * can map writable: bo->readonly_fd is false and no one may claim otherwise,
+ * unless the bo has a view_fd of the same pages that is no dma-buf.
  * Should a kernel ever reopen dma-bufs, the new file is used if it is one.
  */
 int dmab_bo_export_fd(struct dmab_bo *bo, bool writable)
 {
 	if (writable)
 		return dup_cloexec(bo->fd);
+	if (bo->view_fd >= 0) {
+		return dmab_fd_reopen_readonly(bo->view_fd);
+	}
 	int fd = dmab_fd_reopen_readonly(bo->fd);
 	if (!bo->is_dmabuf)
 		return fd;
@@ -185,6 +221,9 @@ void dmab_bo_destroy(struct dmab_bo *bo)
 		return;
 	if (bo->allocator != NULL && bo->allocator->impl->release != NULL)
 		bo->allocator->impl->release(bo);
+	if (bo->view_fd >= 0) {
+		close(bo->view_fd);
+	}
 	close(bo->fd);
 	free(bo);
 }
@@ -231,9 +270,10 @@ int dmab_alloc_allocate(struct dmab_allocator *alloc, uint64_t size, const char 
 
 /*
  * Whether a read-only export of this backend's storage really refuses a
- * writable shared mapping, measured on a one-page buffer rather than assumed,
- * since it is the kernel's call (see dmab_bo_export_fd). A backend that cannot
- * allocate that page is not live.
+ * writable shared mapping, and a reopen for writing by anyone but root and the
+ * inode's owner, measured on a one-page buffer rather than assumed, since it
+ * is the kernel's call (see dmab_bo_export_fd). A backend that cannot allocate
+ * that page is not live.
  */
 static bool measure_readonly_fd(struct dmab_allocator *alloc)
 {
@@ -249,7 +289,8 @@ static bool measure_readonly_fd(struct dmab_allocator *alloc)
 	if (fd >= 0) {
 		void *data = mmap(NULL, (size_t)bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			fd, 0);
-		alloc->caps.readonly_fd = data == MAP_FAILED && errno == EACCES;
+		alloc->caps.readonly_fd = data == MAP_FAILED && errno == EACCES &&
+			dmab_fd_deny_reopen_write(fd);
 		if (data != MAP_FAILED)
 			munmap(data, (size_t)bo->size);
 		close(fd);

@@ -19,7 +19,7 @@ enum dmab_cpu_dir {
 struct dmab_alloc_caps {
 	bool contiguous; /* storage is physically contiguous */
 	bool dmabuf; /* fds are dma-bufs: DMA_BUF_IOCTL_SYNC applies */
-	/* export_fd(false) gives an fd that refuses PROT_WRITE; measured at probe */
+	/* export_fd(false) gives an fd that refuses writing; measured at probe */
 	bool readonly_fd;
 };
 
@@ -30,7 +30,16 @@ struct dmab_bo {
 	int fd; /* owned by the bo */
 	uint64_t size;
 	bool is_dmabuf;
-	bool readonly_fd; /* export_fd(false) gives an fd that refuses PROT_WRITE */
+	/*
+	 * export_fd(false) gives an fd that refuses writing by every route but a
+	 * reopen by root or by the owner of the inode (see dmab_bo_export_fd).
+	 */
+	bool readonly_fd;
+	/*
+	 * An O_RDONLY file of the same pages, which read-only exports reopen
+	 * instead of fd, or -1: a udmabuf's memfd. Owned by the bo.
+	 */
+	int view_fd;
 	void *priv;
 };
 
@@ -92,13 +101,16 @@ int dmab_alloc_allocate(struct dmab_allocator *alloc, uint64_t size, const char 
 /*
  * Imports a client's fd, sized with lseek (a size of 0 is -EINVAL). The fd is
  * consumed: owned by the bo, or closed on failure. It is made close-on-exec.
+ * A memfd loses its write permission bits where the kernel lets the broker
+ * take them (see dmab_fd_deny_reopen_write).
  */
 int dmab_bo_import(int fd, struct dmab_bo **out);
 /*
  * A new fd for a client, close-on-exec. A read-only fd is a reopen of the
- * storage with O_RDONLY, which refuses mmap(PROT_WRITE) where the exporter
- * allows it to. Where it cannot (dma-bufs), it is a duplicate of the writable
- * fd: bo->readonly_fd says which.
+ * storage, or of its view_fd, with O_RDONLY, which refuses every write where
+ * the exporter allows it to. Where it cannot (dma-bufs), it is a duplicate of
+ * the writable fd: bo->readonly_fd says which. A read-only export of a bo with
+ * a view_fd is no dma-buf: check the fd, not bo->is_dmabuf.
  */
 int dmab_bo_export_fd(struct dmab_bo *bo, bool writable);
 /*
@@ -114,6 +126,13 @@ void dmab_bo_destroy(struct dmab_bo *bo);
 /* Shared helpers for backends. Those returning an fd return a negative errno on failure. */
 int dmab_memfd_create_sealed(const char *name, uint64_t size);
 int dmab_fd_reopen_readonly(int fd);
+/*
+ * Clears the write permission bits of a memfd's inode, so that only root and
+ * the inode's owner (who may chmod it back) can reopen it for writing; open
+ * files keep their access. True if no write bit is left, or the memfd is
+ * sealed against writes; false for a dma-buf.
+ */
+bool dmab_fd_deny_reopen_write(int fd);
 int dmab_dmabuf_sync(int fd, bool start, uint32_t dir);
 bool dmab_fd_is_dmabuf(int fd);
 /* Wraps a backend's new fd in a bo like dmab_bo_import, with alloc's caps. */

@@ -1,12 +1,14 @@
 /*
  * memfd: shmem storage, on every Linux. Sealed so that no client can shrink a
  * buffer under the compositor's mapping (the SIGBUS hole of wl_shm) or seal it
- * against the broker's own writes.
+ * against the broker's own writes, and mode 0400 so that a read-only holder
+ * cannot reopen it for writing through /proc (see dmab_fd_deny_reopen_write).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc/alloc.h"
@@ -44,8 +46,10 @@ int dmab_memfd_create_sealed(const char *name, uint64_t size)
 	int fd = create(short_name);
 	if (fd < 0)
 		return -errno;
+	/* 0400: only the broker reopens it, and only for reading. */
 	if (ftruncate(fd, (off_t)aligned) < 0 ||
-			fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+			fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+			fchmod(fd, 0400) < 0) {
 		int ret = -errno;
 		close(fd);
 		return ret;

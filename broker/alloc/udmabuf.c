@@ -1,6 +1,8 @@
 /*
  * udmabuf: a dma-buf over the pages of a sealed memfd (Linux 4.20). The
- * dma-buf pins the pages, so the memfd is closed once it is made.
+ * dma-buf pins the pages. udmabuf exports every dma-buf O_RDWR, so read-only
+ * holders get an O_RDONLY reopen of the memfd instead (the bo's view_fd),
+ * which the kernel keeps read-only; the writable memfd is closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,13 +69,24 @@ static int udmabuf_allocate(struct dmab_allocator *alloc, uint64_t size, const c
 	};
 	int fd = ioctl(alloc->dev_fd, UDMABUF_CREATE, &create);
 	int err = errno;
+	int view = fd >= 0 ? dmab_fd_reopen_readonly(memfd) : -1;
 	close(memfd);
 	if (fd < 0) {
 		/* The kernel says EINVAL for a buffer over the module's limit. */
 		uint64_t limit = err == EINVAL ? size_limit() : 0;
 		return limit > 0 && create.size > limit ? -EFBIG : -err;
 	}
-	return dmab_bo_create(alloc, fd, out);
+	if (view < 0) {
+		close(fd);
+		return view;
+	}
+	int ret = dmab_bo_create(alloc, fd, out);
+	if (ret < 0) {
+		close(view);
+		return ret;
+	}
+	(*out)->view_fd = view;
+	return 0;
 }
 
 const struct dmab_allocator_impl dmab_alloc_udmabuf_impl = {

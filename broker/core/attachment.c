@@ -221,6 +221,10 @@ static void answer_map(struct dmab_attachment *att)
 			fail_attachment(att, &fail);
 			return;
 		}
+		/* A udmabuf's read-only export is its memfd, for which SYNC is wrong. */
+		if (!dmab_fd_is_dmabuf(mapping.fd)) {
+			mapping.flags &= ~(uint32_t)DMAB_MAP_DMABUF;
+		}
 		if (!writable && bo->readonly_fd) {
 			mapping.flags |= DMAB_MAP_READ_ONLY;
 		}

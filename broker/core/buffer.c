@@ -247,11 +247,21 @@ struct dmab_handle *dmab_handle_create(struct dmab_account *account,
 	return handle;
 }
 
-/* A read-only fd gives a read-only buffer: the broker must not hand out more. */
+/*
+ * A read-only fd gives a read-only buffer: the broker must not hand out more.
+ * So does a memfd sealed against writes, which nobody can map writable (EPERM).
+ */
 static enum dmab_access fd_access(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
-	return fl >= 0 && (fl & O_ACCMODE) == O_RDONLY ? DMAB_ACCESS_READ : DMAB_ACCESS_READ_WRITE;
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		return DMAB_ACCESS_READ;
+	}
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
+		return DMAB_ACCESS_READ;
+	}
+	return DMAB_ACCESS_READ_WRITE;
 }
 
 struct dmab_handle *dmab_handle_import_fd(struct dmab_account *account, int fd,

@@ -1,14 +1,21 @@
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/fence.h"
 
-/* Keeps a duplicate of an exported eventfd, to write to it on signal. */
-struct fence_eventfd {
+/*
+ * The broker's end of an exported fence fd, written once on signal.
+ *
+ * An export is one end of a socketpair, shut for sending: its holder cannot
+ * signal it, nor reopen it through /proc (sockets have no open), and the
+ * broker's end is a file of its own. An eventfd cannot be made so. The client
+ * shares the eventfd's one open file with the broker, so it could write to
+ * it, and it could clear O_NONBLOCK and fill the counter so that the broker's
+ * own write on signal blocked forever.
+ */
+struct fence_export {
 	struct dmab_list link;
 	int fd;
 };
@@ -38,7 +45,7 @@ static struct fence *fence_alloc(void)
 		return NULL;
 	fence->base.refcount = 1;
 	dmab_list_init(&fence->base.callbacks);
-	dmab_list_init(&fence->base.eventfds);
+	dmab_list_init(&fence->base.exports);
 	return fence;
 }
 
@@ -107,11 +114,11 @@ struct dmab_fence *dmab_fence_ref(struct dmab_fence *fence)
 	return fence;
 }
 
-static void fence_eventfd_free(struct fence_eventfd *efd)
+static void fence_export_free(struct fence_export *export)
 {
-	dmab_list_remove(&efd->link);
-	close(efd->fd);
-	free(efd);
+	dmab_list_remove(&export->link);
+	close(export->fd);
+	free(export);
 }
 
 static void fence_free(struct fence *fence)
@@ -127,9 +134,9 @@ static void fence_free(struct fence *fence)
 	/* Unlinks the callbacks of waiters that never removed theirs, so that they still can. */
 	while (!dmab_list_empty(&fence->base.callbacks))
 		dmab_list_remove(fence->base.callbacks.next);
-	struct fence_eventfd *efd, *tmp;
-	dmab_list_for_each_safe(efd, tmp, &fence->base.eventfds, link)
-		fence_eventfd_free(efd);
+	struct fence_export *export, *tmp;
+	dmab_list_for_each_safe(export, tmp, &fence->base.exports, link)
+		fence_export_free(export);
 	free(fence);
 }
 
@@ -140,11 +147,16 @@ void dmab_fence_unref(struct dmab_fence *fence)
 	fence_free(fence_from_base(fence));
 }
 
-static void eventfd_signal(int fd)
+/*
+ * Per call, whatever the file's flags: never blocks, and a holder that closed
+ * its end gives EPIPE, not SIGPIPE. Failing is harmless: the holder is gone,
+ * or its end already has a byte to read.
+ */
+static void export_signal(int fd)
 {
-	uint64_t one = 1;
-	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+	while (send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR) {
 		continue;
+	}
 }
 
 void dmab_fence_signal(struct dmab_fence *fence)
@@ -154,10 +166,10 @@ void dmab_fence_signal(struct dmab_fence *fence)
 	fence->signaled = true;
 	/* A callback may drop the last reference of someone else's. */
 	dmab_fence_ref(fence);
-	struct fence_eventfd *efd, *tmp;
-	dmab_list_for_each_safe(efd, tmp, &fence->eventfds, link) {
-		eventfd_signal(efd->fd);
-		fence_eventfd_free(efd);
+	struct fence_export *export, *tmp;
+	dmab_list_for_each_safe(export, tmp, &fence->exports, link) {
+		export_signal(export->fd);
+		fence_export_free(export);
 	}
 	while (!dmab_list_empty(&fence->callbacks)) {
 		struct dmab_fence_cb *cb =
@@ -191,27 +203,33 @@ bool dmab_fence_remove_callback(struct dmab_fence *fence, struct dmab_fence_cb *
 	return pending;
 }
 
-int dmab_fence_export_eventfd(struct dmab_fence *fence)
+int dmab_fence_export_fd(struct dmab_fence *fence)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
+	int fds[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0) {
 		return -errno;
+	}
+	int ret = 0;
+	if (shutdown(fds[0], SHUT_WR) < 0) {
+		ret = -errno;
+		goto err;
+	}
 	if (fence->signaled) {
-		eventfd_signal(fd);
-		return fd;
+		export_signal(fds[1]);
+		close(fds[1]);
+		return fds[0];
 	}
-	struct fence_eventfd *efd = calloc(1, sizeof(*efd));
-	if (efd == NULL) {
-		close(fd);
-		return -ENOMEM;
+	struct fence_export *export = calloc(1, sizeof(*export));
+	if (export == NULL) {
+		ret = -ENOMEM;
+		goto err;
 	}
-	efd->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (efd->fd < 0) {
-		int ret = -errno;
-		free(efd);
-		close(fd);
-		return ret;
-	}
-	dmab_list_insert(fence->eventfds.prev, &efd->link);
-	return fd;
+	export->fd = fds[1];
+	dmab_list_insert(fence->exports.prev, &export->link);
+	return fds[0];
+
+err:
+	close(fds[0]);
+	close(fds[1]);
+	return ret;
 }

@@ -24,7 +24,7 @@ struct dmab_fence {
 	int refcount;
 	bool signaled;
 	struct dmab_list callbacks;
-	struct dmab_list eventfds; /* struct fence_eventfd, private to fence.c */
+	struct dmab_list exports; /* struct fence_export, private to fence.c */
 };
 
 struct dmab_fence *dmab_fence_create(void);
@@ -42,9 +42,12 @@ bool dmab_fence_add_callback(struct dmab_fence *fence, struct dmab_fence_cb *cb,
 	dmab_fence_func func);
 bool dmab_fence_remove_callback(struct dmab_fence *fence, struct dmab_fence_cb *cb);
 /*
- * An eventfd (EFD_CLOEXEC | EFD_NONBLOCK) that becomes readable when the fence
- * signals. The caller owns the fd. Returns a negative errno on failure.
+ * A new fd that becomes readable when the fence signals: a stream socket
+ * (SOCK_CLOEXEC | SOCK_NONBLOCK) that its holder cannot send on, so that a
+ * holder can fool only itself. It also becomes readable, at end-of-file, if
+ * the fence is freed unsignaled. The caller owns the fd. Returns a negative
+ * errno on failure.
  */
-int dmab_fence_export_eventfd(struct dmab_fence *fence);
+int dmab_fence_export_fd(struct dmab_fence *fence);
 
 #endif

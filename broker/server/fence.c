@@ -58,14 +58,14 @@ static void fence_handle_resource_destroy(struct wl_resource *resource)
 		fence_release(&fence->base);
 }
 
-/* Sends fd, or an eventfd of core; libwayland sends a duplicate and we close ours. */
+/* Sends fd, or a new export of core; libwayland sends a duplicate and we close ours. */
 static bool fence_send_fd(struct wl_resource *resource, struct dmab_fence *core, int fd)
 {
 	uint32_t type = DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE;
 
 	if (fd < 0) {
-		fd = dmab_fence_export_eventfd(core);
-		type = DMABROKER_FENCE_V1_FD_TYPE_EVENTFD;
+		fd = dmab_fence_export_fd(core);
+		type = DMABROKER_FENCE_V1_FD_TYPE_SOCKET;
 	}
 	if (fd < 0)
 		return false;

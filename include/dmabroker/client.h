@@ -82,7 +82,7 @@ struct dmabroker_buffer_v1 *dmab_client_buffer_get_proxy(struct dmab_client_buff
 /* Made on first use, destroyed with the buffer. */
 struct wl_buffer *dmab_client_buffer_get_wl_buffer(struct dmab_client_buffer *buffer);
 /*
- * Waits for the fence object's fd: an eventfd or a sync_file that is readable
+ * Waits for the fence object's fd: a socket or a sync_file that is readable
  * once the fence signaled. The caller owns the fd. Returns it or a negative errno.
  */
 int dmab_client_buffer_get_fence_fd(struct dmab_client_buffer *buffer, bool write);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/dma-buf.h>
@@ -534,7 +535,7 @@ DMAB_TEST(readonly_caps_match_kernel)
 	struct dmab_bo *bo = allocate(alloc, page_size());
 	int fd = dmab_bo_export_fd(bo, false);
 	CHECK(fd >= 0);
-	CHECK_EQ(dmab_fd_is_dmabuf(fd), bo->is_dmabuf);
+	CHECK_EQ(dmab_fd_is_dmabuf(fd), bo->is_dmabuf && bo->view_fd < 0);
 	int reopened = dmab_fd_reopen_readonly(bo->fd);
 	if (reopened >= 0)
 		close(reopened);
@@ -693,7 +694,9 @@ DMAB_TEST(import_dmabuf)
 	CHECK(imported->allocator == NULL);
 	CHECK(imported->is_dmabuf);
 	CHECK_EQ(imported->size, bo->size);
-	CHECK_EQ(imported->readonly_fd, alloc->caps.readonly_fd);
+	/* A client's dma-buf has no memfd view: its read-only export is a duplicate. */
+	CHECK(!imported->readonly_fd);
+	CHECK_EQ(imported->view_fd, -1);
 	CHECK_EQ(dmab_bo_sync(imported, true, DMAB_CPU_READ), 0);
 	CHECK_EQ(dmab_bo_sync(imported, false, DMAB_CPU_READ), 0);
 	int fd = dmab_bo_export_fd(imported, false);
@@ -771,4 +774,76 @@ DMAB_TEST(mmap_failure_sets_errno)
 int main(int argc, char *argv[])
 {
 	return dmab_test_main(argc, argv);
+}
+
+/* A memfd is born 0777; with no write bit only root and its owner can reopen it writable. */
+DMAB_TEST(memfd_mode_denies_reopen_write)
+{
+	struct stat st;
+	int fd = dmab_memfd_create_sealed("mode", 1);
+	CHECK(fd >= 0);
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0400);
+	CHECK(dmab_fd_deny_reopen_write(fd));
+	close(fd);
+
+	/* A client's memfd loses its write bits, and keeps the rest. */
+	fd = memfd_create("client", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK(fd >= 0);
+	CHECK_EQ(ftruncate(fd, (off_t)page_size()), 0);
+	CHECK_EQ(fchmod(fd, 0664), 0);
+	struct dmab_bo *bo = NULL;
+	CHECK_EQ(dmab_bo_import(fd, &bo), 0);
+	CHECK(bo->readonly_fd);
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0444);
+	dmab_bo_destroy(bo);
+
+	/* A write seal is enough: the mode is left alone. */
+	fd = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK(fd >= 0);
+	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+	CHECK(dmab_fd_deny_reopen_write(fd));
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_mode & 0222, 0222);
+	close(fd);
+}
+
+/*
+ * udmabuf exports every dma-buf O_RDWR, so a read-only export is an O_RDONLY
+ * reopen of the memfd under it: the same pages, and no dma-buf.
+ */
+DMAB_TEST(udmabuf_readonly_export_is_its_memfd)
+{
+	struct dmab_allocator_set set;
+	struct dmab_allocator *alloc = init_chosen(&set);
+	if (strcmp(alloc->impl->name, "udmabuf") != 0) {
+		dmab_alloc_set_finish(&set);
+		dmab_test_skip("the allocator is %s", alloc->impl->name);
+	}
+	CHECK(alloc->caps.readonly_fd);
+	struct dmab_bo *bo = allocate(alloc, 3 * page_size());
+	CHECK(bo->is_dmabuf);
+	CHECK(bo->readonly_fd);
+	CHECK(bo->view_fd >= 0);
+	CHECK(is_cloexec(bo->view_fd));
+	CHECK_EQ(fcntl(bo->view_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	fill(bo, 17);
+	int ro = dmab_bo_export_fd(bo, false);
+	CHECK(ro >= 0);
+	CHECK(!dmab_fd_is_dmabuf(ro));
+	CHECK(is_cloexec(ro));
+	CHECK_EQ(fcntl(ro, F_GETFL) & O_ACCMODE, O_RDONLY);
+	CHECK(fcntl(ro, F_GET_SEALS) & F_SEAL_SHRINK);
+	struct stat st;
+	CHECK_EQ(fstat(ro, &st), 0);
+	CHECK_EQ(st.st_mode & 0222, 0);
+	CHECK_EQ(seek_size(ro), bo->size);
+	expect_pattern(ro, bo->size, 17);
+	/* A write through the dma-buf shows in the view at once. */
+	fill(bo, 19);
+	expect_pattern(ro, bo->size, 19);
+	close(ro);
+	dmab_bo_destroy(bo);
+	dmab_alloc_set_finish(&set);
 }

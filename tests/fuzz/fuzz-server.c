@@ -709,8 +709,10 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 			opcode == DMABROKER_MANAGER_V1_LIMITS) {
 		check_limits(slot->fuzz, args);
 	} else if (iface == &dmabroker_fence_v1_interface && opcode == DMABROKER_FENCE_V1_FD &&
-			args[1].u > DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE) {
-		die("dmabroker_fence_v1@%u.fd: type %u is not in the enum", object->id, args[1].u);
+			args[1].u != DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE &&
+			args[1].u != DMABROKER_FENCE_V1_FD_TYPE_SOCKET) {
+		die("dmabroker_fence_v1@%u.fd: type %u is not one the broker sends", object->id,
+			args[1].u);
 	}
 }
 

@@ -236,7 +236,7 @@ DMAB_TEST(fence_of_a_defunct_buffer_is_born_signaled)
 		struct raw_fence fence;
 		raw_fence_listen(&fence, dmabroker_buffer_v1_get_fence(defunct.proxy, kind));
 		CHECK(dispatch_until(c->display, fence_has_fd_and_signaled, &fence, 1000));
-		CHECK_EQ(fence.type, DMABROKER_FENCE_V1_FD_TYPE_EVENTFD);
+		CHECK_EQ(fence.type, DMABROKER_FENCE_V1_FD_TYPE_SOCKET);
 		CHECK(fence.fd_cloexec);
 		CHECK(readable(fence.fd, 0));
 		CHECK_EQ(fence.signaled_count, 1);

@@ -142,7 +142,7 @@ DMAB_TEST(fd_every_fd_is_cloexec)
 	CHECK(fence.fd_cloexec);
 
 	/*
-	 * The broker's own fds in this process: storage, reopened fds, fence eventfds. The
+	 * The broker's own fds in this process: storage, reopened fds, fence sockets. The
 	 * snapshot is taken on the server thread, which opens and closes short-lived fds
 	 * (exported sync_files) while it runs.
 	 */

@@ -1,6 +1,11 @@
 /* Fences as pollable fds: the write fence, the read fences, and the signaled event. */
 #include <drm_fourcc.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -29,7 +34,7 @@ static bool fence_signaled(const void *data)
 
 static void check_fd_type(const struct raw_fence *fence)
 {
-	CHECK(fence->type == DMABROKER_FENCE_V1_FD_TYPE_EVENTFD ||
+	CHECK(fence->type == DMABROKER_FENCE_V1_FD_TYPE_SOCKET ||
 		fence->type == DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE);
 }
 
@@ -160,5 +165,78 @@ DMAB_TEST(fence_writer_waits_for_read_fences)
 	CHECK(dmab_client_attachment_is_ready(writer));
 	CHECK_EQ(dmab_client_attachment_end(writer), 0);
 	close(read_fence);
+	fixture_destroy(f);
+}
+
+/*
+ * A client may fool only itself: whatever it does to its fence fd, another
+ * client's fd and the broker's fence stay unsignaled, readers keep waiting,
+ * and the broker signals them all when the writer ends. With an eventfd, the
+ * write made B's fd readable, and with O_NONBLOCK cleared and the counter full
+ * the broker blocked forever in its own write at signal.
+ */
+DMAB_TEST(fence_fd_written_by_a_client_fools_only_itself)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "forged fence");
+	CHECK(produced != NULL);
+	struct dmab_client_buffer *forger = import_via_token(b, produced, RO);
+	struct dmab_client_buffer *watched = import_via_token(c, produced, RO);
+	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
+	struct dmab_client_attachment *reader = attach_mapped(watched, RO, READ);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+
+	int forged = dmab_client_buffer_get_fence_fd(forger, true);
+	int honest = dmab_client_buffer_get_fence_fd(watched, true);
+	CHECK(forged >= 0 && honest >= 0);
+	struct raw_fence fence;
+	raw_fence_listen(&fence, dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(
+		watched), DMABROKER_BUFFER_V1_FENCE_KIND_WRITE));
+	ROUNDTRIP(c->display);
+	CHECK(fence.fd >= 0);
+
+	signal(SIGPIPE, SIG_IGN);
+	CHECK_EQ(fcntl(forged, F_SETFL, 0), 0);
+	uint64_t full = UINT64_MAX - 1;
+	errno = 0;
+	ssize_t written = write(forged, &full, sizeof(full));
+	int write_errno = errno;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", forged);
+	int reopened = open(path, O_WRONLY | O_CLOEXEC);
+	int reopen_errno = errno;
+	if (reopened >= 0) {
+		written = write(reopened, &full, sizeof(full));
+		close(reopened);
+	}
+	printf("# write on the fence fd: %s; reopen O_WRONLY: %s\n",
+		written < 0 ? strerror(write_errno) : "succeeds",
+		reopened < 0 ? strerror(reopen_errno) : "succeeds");
+
+	CHECK_EQ(dmab_client_attachment_begin_async(reader, READ), 0);
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	CHECK(!dmab_client_attachment_is_ready(reader));
+	CHECK(!readable(honest, 0));
+	CHECK(!readable(fence.fd, 0));
+	CHECK_EQ(fence.signaled_count, 0);
+
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	CHECK(readable(honest, 1000));
+	CHECK(readable(fence.fd, 1000));
+	CHECK(dispatch_until(c->display, fence_signaled, &fence, 1000));
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	CHECK(dmab_client_attachment_is_ready(reader));
+	CHECK_EQ(dmab_client_attachment_end(reader), 0);
+	CHECK(readable(forged, 1000));
+	/* The forger could not write its own fd either. */
+	CHECK_EQ(written, -1);
+	CHECK(reopened < 0);
+	close(forged);
+	close(honest);
+	raw_fence_destroy(&fence);
 	fixture_destroy(f);
 }

@@ -125,7 +125,7 @@ DMAB_TEST(sync_file_fence_of_an_idle_dmabuf)
 			kind <= DMABROKER_BUFFER_V1_FENCE_KIND_READ; kind++) {
 		struct raw_fence fence;
 		get_fence(&s, &fence, kind);
-		if (fence.type == DMABROKER_FENCE_V1_FD_TYPE_EVENTFD) {
+		if (fence.type == DMABROKER_FENCE_V1_FD_TYPE_SOCKET) {
 			raw_fence_destroy(&fence);
 			fixture_destroy(s.f);
 			dmab_test_skip("the kernel has no DMA_BUF_IOCTL_EXPORT_SYNC_FILE");
@@ -137,11 +137,11 @@ DMAB_TEST(sync_file_fence_of_an_idle_dmabuf)
 		CHECK(dispatch_until(s.a->display, fence_signaled, &fence, 2000));
 		raw_fence_destroy(&fence);
 	}
-	/* The broker's own write fence is pending: an eventfd that waits for both. */
+	/* The broker's own write fence is pending: a socket that waits for both. */
 	scene_write(&s);
 	struct raw_fence fence;
 	get_fence(&s, &fence, DMABROKER_BUFFER_V1_FENCE_KIND_WRITE);
-	CHECK_EQ(fence.type, DMABROKER_FENCE_V1_FD_TYPE_EVENTFD);
+	CHECK_EQ(fence.type, DMABROKER_FENCE_V1_FD_TYPE_SOCKET);
 	CHECK(!readable(fence.fd, 0));
 	CHECK_EQ(dmab_client_attachment_end(s.writer), 0);
 	CHECK(readable(fence.fd, 2000));
@@ -279,7 +279,7 @@ DMAB_TEST(vgem_implicit_fence_holds_the_compositor)
 	/* The compositor's READ bracket is a read fence of the broker's: an eventfd. */
 	struct raw_fence composite;
 	get_fence(&s, &composite, DMABROKER_BUFFER_V1_FENCE_KIND_READ);
-	CHECK_EQ(composite.type, DMABROKER_FENCE_V1_FD_TYPE_EVENTFD);
+	CHECK_EQ(composite.type, DMABROKER_FENCE_V1_FD_TYPE_SOCKET);
 	dispatch_for(s.a->display, 100);
 	CHECK_EQ(write_fence.signaled_count, 0);
 	CHECK(!comp_read_ready(&read));
@@ -339,7 +339,7 @@ DMAB_TEST(vgem_acquire_sync_file_holds_readers_and_the_compositor)
 	comp_read_begin(&read, s.f, s.a, dmab_client_buffer_get_wl_buffer(s.buffer));
 	struct raw_fence write_fence;
 	get_fence(&s, &write_fence, DMABROKER_BUFFER_V1_FENCE_KIND_WRITE);
-	CHECK_EQ(write_fence.type, DMABROKER_FENCE_V1_FD_TYPE_EVENTFD);
+	CHECK_EQ(write_fence.type, DMABROKER_FENCE_V1_FD_TYPE_SOCKET);
 	dispatch_for(b->display, 100);
 	CHECK(!dmab_client_attachment_is_ready(reader));
 	CHECK(!comp_read_ready(&read));

@@ -80,7 +80,7 @@ DMAB_TEST(acquire_holds_the_write_fence_after_end)
 	struct fixture f;
 	setup(&f);
 	struct dmab_fence *write = dmab_buffer_get_fence(f.buffer, true);
-	int fd = dmab_fence_export_eventfd(write);
+	int fd = dmab_fence_export_fd(write);
 	CHECK(fd >= 0);
 	test_begin(&f.rec[1], DMAB_DIR_READ);
 	test_end(&f.rec[0], DMAB_DIR_WRITE);
