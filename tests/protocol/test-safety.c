@@ -125,8 +125,19 @@ DMAB_TEST(safety_answers_carry_the_number_of_their_request)
 		dmabroker_attachment_v1_end_access(att.proxy, READ);
 		dmabroker_attachment_v1_unmap(att.proxy);
 	}
-	/* A map withdrawn before the broker answered it is never answered. */
+	ROUNDTRIP(p.other->display);
+	/* A map and a bracket withdrawn before the broker answered them are never answered. */
 	CHECK_EQ(dmab_client_attachment_begin(p.writer, WRITE), 0);
+	dmabroker_attachment_v1_map(att.proxy, READ);
+	dmabroker_attachment_v1_begin_access(att.proxy, READ);
+	dmabroker_attachment_v1_end_access(att.proxy, READ);
+	ROUNDTRIP(p.other->display);
+	CHECK_EQ(att.mapped_serial, 4);
+	CHECK_EQ(att.ready_count, 3);
+	CHECK_EQ(dmab_client_attachment_end(p.writer), 0);
+	ROUNDTRIP(p.owner->display);
+	ROUNDTRIP(p.other->display);
+	CHECK_EQ(att.ready_count, 3);
 	raw_attachment_destroy(&att);
 	fixture_destroy(p.f);
 }
