@@ -44,6 +44,13 @@ struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char
 		free(core);
 		return NULL;
 	}
+	int ret = dmab_token_table_init(&core->tokens);
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot make the token table: %s", strerror(-ret));
+		dmab_alloc_set_finish(&core->allocators);
+		free(core);
+		return NULL;
+	}
 	fill_limits(&core->limits, options != NULL ? &options->limits : NULL);
 	dmab_list_init(&core->buffers);
 	dmab_list_init(&core->accounts);
@@ -66,6 +73,7 @@ void dmab_core_destroy(struct dmab_core *core)
 	struct dmab_account *account, *account_tmp;
 	dmab_list_for_each_safe(account, account_tmp, &core->accounts, link)
 		dmab_account_free(account);
+	dmab_token_table_finish(&core->tokens);
 	dmab_alloc_set_finish(&core->allocators);
 	free(core);
 }

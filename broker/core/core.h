@@ -315,6 +315,12 @@ int dmab_attachment_start_cpu_access(struct dmab_attachment *att);
 /* --- tokens --- */
 
 enum { DMAB_TOKEN_LEN = 32 }; /* hex digits of 128 random bits */
+/*
+ * Revoked tokens whose record the core keeps, across every buffer, so that
+ * importing one answers REVOKED_TOKEN; importing an older, forgotten one
+ * answers UNKNOWN_TOKEN, as it does once its buffer is gone.
+ */
+enum { DMAB_CORE_MAX_REVOKED_TOKENS = 4096 };
 
 /* access must not exceed the handle's; the glue checks that first. */
 struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_access access,
@@ -323,6 +329,8 @@ struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_acces
 const char *dmab_token_get_string(const struct dmab_token *token);
 /* Withdraws the token and frees it. NULL is a no-op. */
 void dmab_token_revoke(struct dmab_token *token);
+/* The token records the core holds, for tests and introspection. */
+void dmab_core_get_token_records(const struct dmab_core *core, size_t *live, size_t *revoked);
 
 /* --- introspection, like debugfs bufinfo --- */
 

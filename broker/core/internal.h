@@ -10,11 +10,27 @@
 
 enum { DMAB_NAME_MAX = 63 };
 
+/*
+ * Every token record by its string, live and revoked: chained buckets, a power
+ * of two of them, indexed by a keyed hash so that the bucket a guess lands in
+ * says nothing about the tokens' digits. Revoked records are kept in a FIFO of
+ * at most DMAB_CORE_MAX_REVOKED_TOKENS, the oldest forgotten first.
+ */
+struct dmab_token_table {
+	struct dmab_list *buckets; /* dmab_token.hash_link */
+	size_t mask; /* buckets - 1 */
+	size_t records; /* live and revoked */
+	uint64_t key[2];
+	struct dmab_list revoked; /* dmab_token.revoked_link, oldest first */
+	size_t revoked_len;
+};
+
 struct dmab_core {
 	struct dmab_allocator_set allocators;
 	struct dmab_limits limits;
 	struct dmab_list buffers; /* dmab_buffer.link, in creation order */
 	struct dmab_list accounts; /* dmab_account.link */
+	struct dmab_token_table tokens;
 	uint32_t next_buffer_id;
 };
 
@@ -107,6 +123,8 @@ struct dmab_token {
 	bool revoked;
 	char string[DMAB_TOKEN_LEN + 1];
 	struct dmab_list link; /* dmab_buffer.tokens */
+	struct dmab_list hash_link; /* a bucket of dmab_core.tokens */
+	struct dmab_list revoked_link; /* dmab_token_table.revoked once revoked */
 };
 
 enum dmab_quota_kind {
@@ -163,6 +181,10 @@ void dmab_attachment_teardown(struct dmab_attachment *att);
 /* Stops waiting for the acquire fence of an ended WRITE bracket and signals its write fence. */
 void dmab_buffer_cancel_drain(struct dmab_buffer *buffer);
 
+int dmab_token_table_init(struct dmab_token_table *table);
+/* Frees the buckets; the records are freed with their buffers. */
+void dmab_token_table_finish(struct dmab_token_table *table);
+/* Forgets the record: off its buffer, the table and the revoked FIFO. */
 void dmab_token_free(struct dmab_token *token);
 
 #endif
