@@ -182,6 +182,10 @@ static struct dmab_handle *handle_for_new_buffer(struct dmab_account *account,
 {
 	if (!dmab_account_charge(account, DMAB_QUOTA_BUFFERS, fail))
 		return NULL;
+	/* Its storage fd, from creation on: the buffer holds at most one. */
+	if (!dmab_account_charge(account, DMAB_QUOTA_FDS, fail)) {
+		goto err_fd;
+	}
 	if (!dmab_account_recharge_bytes(account, 0, layout->size, fail))
 		goto err_bytes;
 	struct dmab_buffer *buffer = buffer_create(account, layout, name);
@@ -194,6 +198,7 @@ static struct dmab_handle *handle_for_new_buffer(struct dmab_account *account,
 		goto err_buffer;
 	}
 	buffer->charged = layout->size;
+	buffer->fd_charged = true;
 	buffer->bo = bo;
 	return handle;
 
@@ -201,6 +206,8 @@ err_buffer:
 	dmab_account_recharge_bytes(account, layout->size, 0, NULL);
 	dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
 err_bytes:
+	dmab_account_uncharge(account, DMAB_QUOTA_FDS);
+err_fd:
 	dmab_account_uncharge(account, DMAB_QUOTA_BUFFERS);
 	return NULL;
 }
@@ -343,6 +350,9 @@ void dmab_buffer_unref(struct dmab_buffer *buffer)
 	if (buffer == NULL || --buffer->refs > 0)
 		return;
 	dmab_account_recharge_bytes(buffer->owner, buffer->charged, 0, NULL);
+	if (buffer->fd_charged) {
+		dmab_account_uncharge(buffer->owner, DMAB_QUOTA_FDS);
+	}
 	dmab_account_unref(buffer->owner);
 	buffer_free(buffer);
 }

@@ -4,18 +4,8 @@
 
 #include "core/internal.h"
 
-static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *requested)
+static void take_requested(struct dmab_limits *limits, const struct dmab_limits *requested)
 {
-	*limits = (struct dmab_limits){
-		.max_width = DMAB_CORE_DEFAULT_MAX_DIMENSION,
-		.max_height = DMAB_CORE_DEFAULT_MAX_DIMENSION,
-		.max_bytes = DMAB_CORE_DEFAULT_MAX_BYTES,
-		.max_buffers = DMAB_CORE_DEFAULT_MAX_BUFFERS,
-		.max_attachments = DMAB_CORE_DEFAULT_MAX_ATTACHMENTS,
-		.max_tokens = DMAB_CORE_DEFAULT_MAX_TOKENS,
-	};
-	if (requested == NULL)
-		return;
 	if (requested->max_width != 0)
 		limits->max_width = requested->max_width;
 	if (requested->max_height != 0)
@@ -28,6 +18,46 @@ static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *re
 		limits->max_attachments = requested->max_attachments;
 	if (requested->max_tokens != 0)
 		limits->max_tokens = requested->max_tokens;
+	if (requested->max_uid_bytes != 0) {
+		limits->max_uid_bytes = requested->max_uid_bytes;
+	}
+	if (requested->max_uid_buffers != 0) {
+		limits->max_uid_buffers = requested->max_uid_buffers;
+	}
+	if (requested->max_uid_connections != 0) {
+		limits->max_uid_connections = requested->max_uid_connections;
+	}
+	if (requested->max_uid_fds != 0) {
+		limits->max_uid_fds = requested->max_uid_fds;
+	}
+}
+
+static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *requested)
+{
+	*limits = (struct dmab_limits){
+		.max_width = DMAB_CORE_DEFAULT_MAX_DIMENSION,
+		.max_height = DMAB_CORE_DEFAULT_MAX_DIMENSION,
+		.max_bytes = DMAB_CORE_DEFAULT_MAX_BYTES,
+		.max_buffers = DMAB_CORE_DEFAULT_MAX_BUFFERS,
+		.max_attachments = DMAB_CORE_DEFAULT_MAX_ATTACHMENTS,
+		.max_tokens = DMAB_CORE_DEFAULT_MAX_TOKENS,
+		.max_uid_bytes = DMAB_CORE_DEFAULT_MAX_UID_BYTES,
+		.max_uid_buffers = DMAB_CORE_DEFAULT_MAX_UID_BUFFERS,
+		.max_uid_connections = DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS,
+		.max_uid_fds = DMAB_CORE_DEFAULT_MAX_UID_FDS,
+	};
+	if (requested != NULL) {
+		take_requested(limits, requested);
+	}
+	/* A default per-uid limit never undercuts the connection's own. */
+	if ((requested == NULL || requested->max_uid_bytes == 0) &&
+			limits->max_uid_bytes < limits->max_bytes) {
+		limits->max_uid_bytes = limits->max_bytes;
+	}
+	if ((requested == NULL || requested->max_uid_buffers == 0) &&
+			limits->max_uid_buffers < limits->max_buffers) {
+		limits->max_uid_buffers = limits->max_buffers;
+	}
 }
 
 struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char *err,
@@ -54,6 +84,7 @@ struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char
 	fill_limits(&core->limits, options != NULL ? &options->limits : NULL);
 	dmab_list_init(&core->buffers);
 	dmab_list_init(&core->accounts);
+	dmab_list_init(&core->users);
 	core->next_buffer_id = 1;
 	return core;
 }

@@ -38,6 +38,11 @@ struct dmab_allocator_set;
 #define DMAB_CORE_DEFAULT_MAX_ATTACHMENTS 512u
 #define DMAB_CORE_DEFAULT_MAX_TOKENS 128u
 #define DMAB_CORE_DEFAULT_MAX_DIMENSION 16384u
+/* Per peer uid, over all its connections; never below the per-connection limit. */
+#define DMAB_CORE_DEFAULT_MAX_UID_BYTES (2048ull << 20)
+#define DMAB_CORE_DEFAULT_MAX_UID_BUFFERS 1024u
+#define DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS 64u
+#define DMAB_CORE_DEFAULT_MAX_UID_FDS 2048u
 
 enum dmab_access {
 	DMAB_ACCESS_READ = 1,
@@ -128,8 +133,17 @@ struct dmab_misuse_report {
 
 struct dmab_limits {
 	uint32_t max_width, max_height;
+	/* Per account, that is per connection. */
 	uint64_t max_bytes;
 	uint32_t max_buffers, max_attachments, max_tokens;
+	/*
+	 * Per peer uid, summed over its accounts: bytes and buffers as above,
+	 * connections (live accounts), and the fds the broker holds on the uid's
+	 * behalf (one per buffer it owns, for the storage, and what the glue
+	 * charges with dmab_account_charge_fds).
+	 */
+	uint64_t max_uid_bytes;
+	uint32_t max_uid_buffers, max_uid_connections, max_uid_fds;
 };
 
 struct dmab_core_options {
@@ -177,12 +191,44 @@ uint32_t dmab_format_bpp(uint32_t format);
 
 /* --- accounts: one per client connection --- */
 
-/* uid/pid are for introspection and its permission check. */
+/*
+ * Whether a new connection of uid may have an account: false with fail set
+ * (QUOTA_EXCEEDED, naming the limit) if uid has max_uid_connections already.
+ */
+bool dmab_core_admit(const struct dmab_core *core, uid_t uid, struct dmab_failure *fail);
+/*
+ * uid is the peer's (SO_PEERCRED), which the max_uid_* limits sum over; pid is
+ * for introspection. Counts a connection of uid whatever the limit: ask
+ * dmab_core_admit first.
+ */
 struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_t uid);
-/* Drops the connection's reference; the accounting lives until its last object. */
+/*
+ * Drops the connection's reference and its count against max_uid_connections;
+ * the accounting lives until its last object.
+ */
 void dmab_account_destroy(struct dmab_account *account);
 pid_t dmab_account_get_pid(const struct dmab_account *account);
 uid_t dmab_account_get_uid(const struct dmab_account *account);
+/*
+ * Charges n fds the glue holds for the account (a poll watch, an exported
+ * eventfd's duplicate) to its uid's max_uid_fds; false with fail set if over.
+ * The charge holds a reference to the account until it is uncharged.
+ */
+bool dmab_account_charge_fds(struct dmab_account *account, uint32_t n, struct dmab_failure *fail);
+void dmab_account_uncharge_fds(struct dmab_account *account, uint32_t n);
+
+struct dmab_uid_usage {
+	uid_t uid;
+	uint64_t bytes;
+	uint32_t buffers, connections, fds;
+};
+
+/* A uid the core has not seen reads as all zeros. */
+void dmab_core_get_uid_usage(const struct dmab_core *core, uid_t uid,
+	struct dmab_uid_usage *usage);
+typedef void (*dmab_uid_visit_func)(const struct dmab_uid_usage *usage, void *data);
+/* Every uid with an account alive, connected or not. */
+void dmab_core_for_each_uid(const struct dmab_core *core, dmab_uid_visit_func func, void *data);
 
 /* --- handles: a client's references to buffers --- */
 

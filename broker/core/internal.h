@@ -30,18 +30,33 @@ struct dmab_core {
 	struct dmab_limits limits;
 	struct dmab_list buffers; /* dmab_buffer.link, in creation order */
 	struct dmab_list accounts; /* dmab_account.link */
+	struct dmab_list users; /* dmab_user.link */
 	struct dmab_token_table tokens;
 	uint32_t next_buffer_id;
 };
 
+/* The sum of every account of one peer uid, for the max_uid_* limits. */
+struct dmab_user {
+	struct dmab_core *core;
+	struct dmab_list link; /* dmab_core.users */
+	uid_t uid;
+	int refs; /* one per account */
+	uint64_t bytes;
+	uint32_t buffers, fds;
+	uint32_t connections; /* accounts whose connection lives */
+};
+
 struct dmab_account {
 	struct dmab_core *core;
+	struct dmab_user *user; /* holds a reference */
 	struct dmab_list link;
 	pid_t pid;
 	uid_t uid;
 	int refs; /* the connection's, plus one per charged object */
+	bool connected; /* dmab_account_destroy has not run */
 	uint64_t bytes;
 	uint32_t buffers, attachments, tokens;
+	uint32_t fds; /* charged to the user's fd limit; no limit of the account's own */
 };
 
 enum map_state {
@@ -62,6 +77,7 @@ struct dmab_buffer {
 
 	struct dmab_account *owner; /* holds a reference for the byte charge */
 	uint64_t charged; /* bytes charged to the owner */
+	bool fd_charged; /* its storage fd, to the owner's uid, from creation on */
 
 	struct dmab_layout layout;
 	struct dmab_bo *bo; /* NULL until the first map */
@@ -128,9 +144,10 @@ struct dmab_token {
 };
 
 enum dmab_quota_kind {
-	DMAB_QUOTA_BUFFERS,
+	DMAB_QUOTA_BUFFERS, /* the account's and its uid's */
 	DMAB_QUOTA_ATTACHMENTS,
 	DMAB_QUOTA_TOKENS,
+	DMAB_QUOTA_FDS, /* its uid's only */
 };
 
 void dmab_failure_set(struct dmab_failure *fail, enum dmab_reason reason, const char *fmt, ...)
@@ -151,6 +168,10 @@ void dmab_account_unref(struct dmab_account *account);
 bool dmab_account_charge(struct dmab_account *account, enum dmab_quota_kind kind,
 	struct dmab_failure *fail);
 void dmab_account_uncharge(struct dmab_account *account, enum dmab_quota_kind kind);
+bool dmab_account_charge_n(struct dmab_account *account, enum dmab_quota_kind kind, uint32_t n,
+	struct dmab_failure *fail);
+void dmab_account_uncharge_n(struct dmab_account *account, enum dmab_quota_kind kind,
+	uint32_t n);
 /* Replaces a charge of old bytes with one of new bytes, if the quota allows. */
 bool dmab_account_recharge_bytes(struct dmab_account *account, uint64_t old, uint64_t new,
 	struct dmab_failure *fail);

@@ -6,12 +6,45 @@
 #include "dmabroker-v1-server-protocol.h"
 #include "server-private.h"
 
+/*
+ * What a fence that has not signaled holds: its eventfd's duplicate (in the
+ * core) and a poll watch of a sync_file or a dma-buf. Charged to the client's
+ * uid until it signals.
+ */
+enum { FENCE_FDS = 2 };
+
 struct fence {
 	struct server_object base;
 	struct dmab_fence *core;
 	struct dmab_fence_cb signaled;
 	bool waiting; /* signaled is on the fence's callback list */
+	struct dmab_account *charged; /* FENCE_FDS fds while waiting, or NULL */
 };
+
+static void fence_uncharge(struct fence *fence)
+{
+	if (fence->charged)
+		dmab_account_uncharge_fds(fence->charged, FENCE_FDS);
+	fence->charged = NULL;
+}
+
+/* A client over its uid's fd limit cannot be told so by a fence: it has no failed event. */
+static bool fence_charge(struct fence *fence, struct dmab_server *server,
+	struct wl_client *client)
+{
+	struct server_client *owner = server_client_find(server, client);
+	struct dmab_failure fail;
+
+	if (!owner)
+		return true;
+	if (!dmab_account_charge_fds(owner->account, FENCE_FDS, &fail)) {
+		wl_client_post_implementation_error(client, "dmabroker: get_fence: %s",
+			fail.message);
+		return false;
+	}
+	fence->charged = owner->account;
+	return true;
+}
 
 static const struct dmabroker_fence_v1_interface fence_impl;
 
@@ -35,6 +68,7 @@ static void fence_handle_signaled(struct dmab_fence *core, struct dmab_fence_cb 
 	struct fence *fence = wl_container_of(cb, fence, signaled);
 
 	fence->waiting = false;
+	fence_uncharge(fence);
 	if (fence->base.resource)
 		dmabroker_fence_v1_send_signaled(fence->base.resource);
 }
@@ -45,6 +79,7 @@ static void fence_release(struct server_object *object)
 
 	if (fence->waiting)
 		dmab_fence_remove_callback(fence->core, &fence->signaled);
+	fence_uncharge(fence);
 	dmab_fence_unref(fence->core);
 	server_object_finish(&fence->base);
 	free(fence);
@@ -89,6 +124,8 @@ void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 		fence = calloc(1, sizeof(*fence));
 		if (!fence)
 			goto err_no_memory;
+		if (!fence_charge(fence, server, wl_resource_get_client(resource)))
+			goto err;
 	}
 	if (!fence_send_fd(resource, core, fd)) {
 		fd = -1;
@@ -103,13 +140,17 @@ void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 	server_object_init(&fence->base, server, resource, fence_release);
 	wl_resource_set_user_data(resource, fence);
 	fence->waiting = dmab_fence_add_callback(core, &fence->signaled, fence_handle_signaled);
-	if (!fence->waiting)
+	if (!fence->waiting) {
+		fence_uncharge(fence);
 		dmabroker_fence_v1_send_signaled(resource);
+	}
 	return;
 
 err_no_memory:
 	wl_resource_post_no_memory(resource);
 err:
+	if (fence)
+		fence_uncharge(fence);
 	free(fence);
 	dmab_fence_unref(core);
 	if (fd >= 0)

@@ -84,8 +84,15 @@ extern const struct dmab_failure server_nomem_failure;
 void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t version,
 	uint32_t id);
 
-/* server.c: the per-client state, made on the client's first bind. */
+/*
+ * server.c: the per-client state, made on the client's first bind. NULL after
+ * posting an error to the client: no_memory, or an implementation error that
+ * names the per-uid connection limit (dmab_core_admit).
+ */
 struct server_client *server_client_get(struct dmab_server *server,
+	struct wl_client *wl_client);
+/* The per-client state if the client has bound a global of the server, else NULL. */
+struct server_client *server_client_find(struct dmab_server *server,
 	struct wl_client *wl_client);
 
 /*
@@ -141,7 +148,8 @@ enum server_fence_fd_kind server_fence_fd_kind(int fd);
  * Signals fence once fd polls ready for mask (WL_EVENT_READABLE or _WRITABLE),
  * at once if it is ready now. The caller keeps fd. owner is the client that
  * alone can make fd ready (an eventfd it sent): its disconnection signals the
- * fence. False on allocation failure, with the fence untouched.
+ * fence. False on allocation failure, or if the watch's fd would fall in the
+ * fd headroom (dmab_fd_check_headroom), with the fence untouched.
  */
 bool server_fd_fence_watch(struct dmab_server *server, int fd, uint32_t mask,
 	struct wl_client *owner, struct dmab_fence *fence);

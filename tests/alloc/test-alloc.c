@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <linux/dma-buf.h>
@@ -771,4 +772,61 @@ DMAB_TEST(mmap_failure_sets_errno)
 int main(int argc, char *argv[])
 {
 	return dmab_test_main(argc, argv);
+}
+
+/*
+ * With RLIMIT_NOFILE at 128 the headroom is 32 fds: storage and exports stay
+ * below fd 96, and past it fail with EMFILE while the top slots stay free.
+ */
+DMAB_TEST(fd_headroom_keeps_the_top_slots_free)
+{
+	struct dmab_allocator_set set;
+	struct dmab_allocator *alloc = init_chosen(&set);
+	struct rlimit saved, low = { .rlim_cur = 128 };
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low.rlim_max = saved.rlim_max;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct dmab_fd_limit limit;
+	dmab_fd_limit_get(&limit);
+	CHECK_EQ(limit.limit, 128);
+	CHECK_EQ(limit.headroom, 32);
+	CHECK_EQ(limit.line, 96);
+
+	/* Fill every slot below 95: the next fd is the last one below the line. */
+	int fillers[128];
+	int len = 0;
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		CHECK(fd >= 0);
+		fillers[len++] = fd;
+		if (fd == 94) {
+			break;
+		}
+	}
+	struct dmab_bo *bo = allocate(alloc, 4096);
+	CHECK_EQ(bo->fd, 95);
+	struct dmab_bo *refused = NULL;
+	CHECK_EQ(dmab_alloc_allocate(alloc, 4096, "over", &refused), -EMFILE);
+	CHECK(refused == NULL);
+	CHECK_EQ(dmab_bo_export_fd(bo, false), -EMFILE);
+	CHECK_EQ(dmab_bo_export_fd(bo, true), -EMFILE);
+	int client = dmab_memfd_create_sealed("client", 4096);
+	CHECK(client >= 96);
+	CHECK_EQ(dmab_bo_import(client, &refused), -EMFILE);
+	CHECK_EQ(fcntl(client, F_GETFD), -1);
+	/* Nothing was left in the headroom: its first slot is free. */
+	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CHECK_EQ(probe, 96);
+	close(probe);
+
+	close(fillers[--len]);
+	int exported = dmab_bo_export_fd(bo, true);
+	CHECK_EQ(exported, 94);
+	close(exported);
+	dmab_bo_destroy(bo);
+	while (len > 0) {
+		close(fillers[--len]);
+	}
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	dmab_alloc_set_finish(&set);
 }
