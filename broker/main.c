@@ -8,9 +8,11 @@
  * points to.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <wayland-server-core.h>
 #include <wlr/render/wlr_renderer.h>
 #include <wlr/util/log.h>
@@ -151,6 +153,33 @@ static void daemon_finish(struct dmabd_daemon *dmabd)
 	wl_display_destroy(dmabd->display);
 }
 
+/*
+ * As wlroots compositors do: the soft RLIMIT_NOFILE (1024 on most systems) is
+ * there for select(), which nothing here uses, and the broker holds an fd per
+ * buffer and keeps a headroom below the limit (see dmab_uid_quota). The
+ * daemon spawns no process, so no child needs the old soft limit back.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		wlr_log_errno(WLR_ERROR, "cannot read RLIMIT_NOFILE");
+		return;
+	}
+	rlim_t soft = limit.rlim_cur;
+	if (soft == limit.rlim_max) {
+		return;
+	}
+	limit.rlim_cur = limit.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		wlr_log_errno(WLR_ERROR, "cannot raise RLIMIT_NOFILE to %ju",
+			(uintmax_t)limit.rlim_max);
+		return;
+	}
+	wlr_log(WLR_INFO, "RLIMIT_NOFILE raised from %ju to %ju", (uintmax_t)soft,
+		(uintmax_t)limit.rlim_max);
+}
+
 int main(int argc, char *argv[])
 {
 	struct dmabd_options options;
@@ -164,6 +193,7 @@ int main(int argc, char *argv[])
 	}
 	log_level = options.log_level;
 	wlr_log_init(options.log_level, log_callback);
+	raise_fd_limit();
 
 	struct dmabd_daemon dmabd = {0};
 	int status = EXIT_FAILURE;

@@ -7,10 +7,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -990,6 +992,42 @@ DMAB_TEST(daemon_rejects_missing_udmabuf)
 	e2e_finish(&e);
 }
 
+/* The soft and hard "Max open files" of /proc/<pid>/limits, 31 characters at most. */
+static bool read_nofile(pid_t pid, char soft[32], char hard[32])
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	char *text = e2e_read_file(path);
+	const char *line = strstr(text, "Max open files");
+	bool found = line != NULL && sscanf(line, "Max open files %31s %31s", soft, hard) == 2;
+	free(text);
+	return found;
+}
+
+/* Like a wlroots compositor, the daemon raises its soft RLIMIT_NOFILE to the hard limit. */
+DMAB_TEST(daemon_raises_its_fd_limit)
+{
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 512)
+		dmab_test_skip("the hard RLIMIT_NOFILE is %ju: nothing to raise", (uintmax_t)rl.rlim_max);
+	rl.rlim_cur = 512;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	e2e_built_program("DMABROKERD");
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char soft[32], hard[32];
+	CHECK(read_nofile(e.daemon->pid, soft, hard));
+	printf("# dmabrokerd's Max open files: %s %s\n", soft, hard);
+	CHECK_STR_EQ(soft, hard);
+	char *err = e2e_read_file(e.daemon->err_path);
+	bool logged = strstr(err, "RLIMIT_NOFILE raised from 512 to ") != NULL;
+	free(err);
+	CHECK(logged);
+	e2e_finish(&e);
+}
+
 /* A bad command line is a usage error: exit 2, naming the option. */
 DMAB_TEST(daemon_rejects_bad_options)
 {
@@ -1003,6 +1041,9 @@ DMAB_TEST(daemon_rejects_bad_options)
 		{ { "--allocator", "floppy", NULL }, "allocator" },
 		{ { "--log-level", "loud", NULL }, "log-level" },
 		{ { "--quota-bytes", "-5", NULL }, "quota-bytes" },
+		{ { "--uid-quota-bytes", "1X", NULL }, "uid-quota-bytes" },
+		{ { "--uid-quota-connections", "0", NULL }, "uid-quota-connections" },
+		{ { "--uid-quota-fds", "-1", NULL }, "uid-quota-fds" },
 		{ { "--refresh", "0", NULL }, "refresh" },
 		{ { "--width", NULL }, "width" },
 		{ { "stray-argument", NULL }, "stray-argument" },
