@@ -22,6 +22,7 @@ struct dmab_server {
 	struct wl_list objects; /* struct server_object.link */
 	struct wl_list reads; /* struct dmab_server_read.link */
 	struct wl_list fd_watches; /* fd_fence.c */
+	struct wl_list fence_charges; /* fence.c */
 };
 
 /* One per wl_client that bound the manager or linux-dmabuf. */
@@ -114,6 +115,8 @@ void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_se
  */
 void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	struct dmab_fence *fence, int fd);
+/* Drops the fd charges of exported fences that have not signaled. */
+void server_fence_charges_finish(struct dmab_server *server);
 void server_info_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	const struct dmab_failure *fail);
 void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,

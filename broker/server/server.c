@@ -262,6 +262,7 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->objects);
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
+	wl_list_init(&server->fence_charges);
 
 	core_options_init(&core_options, options);
 	server->core = dmab_core_create(&core_options, err, sizeof(err));
@@ -315,6 +316,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
 		object->release(object);
 	server_fd_fences_finish(server);
+	server_fence_charges_finish(server);
 	wl_list_for_each_safe(client, tmp_client, &server->clients, link)
 		client_free(client);
 

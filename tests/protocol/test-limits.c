@@ -195,3 +195,49 @@ DMAB_TEST(fd_headroom_fails_maps_and_admits_new_clients)
 	mapper_finish(&late_maps);
 	fixture_destroy(f);
 }
+
+/*
+ * A fence that has not signaled holds two fds for its client's uid; one over
+ * the uid's fd limit is an implementation error naming it, as a fence has no
+ * failed event. One that has signaled holds none.
+ */
+DMAB_TEST(uid_fd_limit_counts_pending_fences)
+{
+	struct fixture_options options = { .uid_quota = { .max_fds = 3 } };
+	struct fixture *f = fixture_create(&options);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, 8, 8, ARGB, 0,
+		"fenced");
+	CHECK(buffer != NULL);
+	int signaled = dmab_client_buffer_get_fence_fd(buffer, true);
+	CHECK(signaled >= 0);
+	close(signaled);
+	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, RW, NULL);
+	CHECK_EQ(dmab_client_attachment_map(att, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(att, WRITE), 0);
+	int pending = dmab_client_buffer_get_fence_fd(buffer, true);
+	CHECK(pending >= 0);
+	close(pending);
+	/* Signaled, it gives its fds back, though its object is long gone. */
+	CHECK_EQ(dmab_client_attachment_end(att), 0);
+	CHECK_EQ(dmab_client_attachment_begin(att, WRITE), 0);
+	pending = dmab_client_buffer_get_fence_fd(buffer, true);
+	CHECK(pending >= 0);
+	close(pending);
+
+	util_capture_client_log();
+	CHECK_EQ(dmab_client_buffer_get_fence_fd(buffer, true), -EPROTO);
+	const struct wl_interface *iface = NULL;
+	uint32_t id;
+	CHECK_EQ(wl_display_get_protocol_error(c->display, &iface, &id),
+		WL_DISPLAY_ERROR_IMPLEMENTATION);
+	char expected[128];
+	snprintf(expected, sizeof(expected), "dmabroker: get_fence: uid %u fd quota exceeded: "
+		"3 of 3 fds in use", (unsigned)getuid());
+	if (strstr(util_last_client_log(), expected) == NULL) {
+		dmab_test_fail(__FILE__, __LINE__, "error \"%s\" lacks \"%s\"",
+			util_last_client_log(), expected);
+	}
+	printf("# %s", util_last_client_log());
+	fixture_destroy(f);
+}
