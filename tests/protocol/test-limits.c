@@ -241,3 +241,87 @@ DMAB_TEST(uid_fd_limit_counts_pending_fences)
 	printf("# %s", util_last_client_log());
 	fixture_destroy(f);
 }
+
+/* Introspection (version 2) shows the fd budget, the uid limits and each uid's usage. */
+DMAB_TEST(info_reports_fds_and_uid_usage)
+{
+	struct fixture_options options = {
+		.uid_quota = { .max_bytes = 1 << 20, .max_buffers = 20, .max_connections = 5,
+			.max_fds = 30 },
+	};
+	struct fixture *f = fixture_create(&options);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	for (int i = 0; i < 2; i++) {
+		CHECK(dmab_client_buffer_create(a->client, 64, 64, ARGB, 0, "a") != NULL);
+	}
+	CHECK(dmab_client_buffer_create(b->client, 64, 64, ARGB, 0, "b") != NULL);
+	CHECK(dmab_client_roundtrip(b->client) >= 0);
+
+	static struct info_snapshot snap;
+	CHECK(info_snapshot_take(a->display, dmab_client_get_manager(a->client), &snap));
+	CHECK(snap.done);
+	CHECK(snap.have_fd_limit && snap.have_uid_limits);
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK_EQ(snap.fd_soft_limit, rl.rlim_cur == RLIM_INFINITY ? 0 : (uint32_t)rl.rlim_cur);
+	printf("# fds: open %u, soft limit %u, headroom %u\n", snap.fds_open, snap.fd_soft_limit,
+		snap.fd_headroom);
+	CHECK(snap.fd_headroom >= 32 && snap.fd_headroom <= 4096);
+	CHECK(snap.fds_open > 0);
+	CHECK_EQ(snap.uid_max_bytes, 1 << 20);
+	CHECK_EQ(snap.uid_max_buffers, 20);
+	CHECK_EQ(snap.uid_max_connections, 5);
+	CHECK_EQ(snap.uid_max_fds, 30);
+	CHECK_EQ(snap.uids_len, 1);
+	CHECK_EQ(snap.uids[0].uid, getuid());
+	CHECK_EQ(snap.uids[0].connections, 2);
+	CHECK_EQ(snap.uids[0].buffers, 3);
+	CHECK_EQ(snap.uids[0].bytes, 3 * 64 * 64 * 4);
+	CHECK_EQ(snap.uids[0].fds, 3);
+	fixture_destroy(f);
+}
+
+struct v1_bind {
+	struct dmabroker_manager_v1 *manager;
+};
+
+static void v1_global(void *data, struct wl_registry *registry, uint32_t name,
+	const char *interface, uint32_t version)
+{
+	struct v1_bind *bind = data;
+	if (strcmp(interface, dmabroker_manager_v1_interface.name) == 0) {
+		CHECK_EQ(version, 2);
+		bind->manager = wl_registry_bind(registry, name, &dmabroker_manager_v1_interface, 1);
+	}
+}
+
+static void v1_global_remove(void *data, struct wl_registry *registry, uint32_t name)
+{
+}
+
+static const struct wl_registry_listener v1_registry_listener = {
+	.global = v1_global,
+	.global_remove = v1_global_remove,
+};
+
+/* A client bound at version 1 gets a version 1 snapshot. */
+DMAB_TEST(info_version_1_has_no_uid_events)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_connect(f);
+	struct wl_registry *registry = wl_display_get_registry(c->display);
+	struct v1_bind bind = {0};
+	wl_registry_add_listener(registry, &v1_registry_listener, &bind);
+	ROUNDTRIP(c->display);
+	CHECK(bind.manager != NULL);
+	static struct info_snapshot snap;
+	CHECK(info_snapshot_take(c->display, bind.manager, &snap));
+	CHECK(snap.done);
+	CHECK(!snap.have_fd_limit && !snap.have_uid_limits);
+	CHECK_EQ(snap.uids_len, 0);
+	CHECK(snap.allocators_len > 0);
+	dmabroker_manager_v1_destroy(bind.manager);
+	wl_registry_destroy(registry);
+	fixture_destroy(f);
+}
