@@ -115,6 +115,11 @@ void dmab_account_unref(struct dmab_account *account)
 	dmab_account_free(account);
 }
 
+static const char *plural(uint32_t count)
+{
+	return count == 1 ? "" : "s";
+}
+
 static const char *quota_name(enum dmab_quota_kind kind)
 {
 	switch (kind) {
@@ -187,8 +192,8 @@ bool dmab_account_charge_n(struct dmab_account *account, enum dmab_quota_kind ki
 	if (user != NULL && (n > user_max || *user > user_max - n)) {
 		dmab_failure_set(fail, DMAB_REASON_QUOTA_EXCEEDED,
 			"uid %u %s quota exceeded: %" PRIu32 " of %" PRIu32 " %ss in use by its "
-			"%" PRIu32 " connections", (unsigned)account->uid, name, *user, user_max,
-			name, account->user->connections);
+			"%" PRIu32 " connection%s", (unsigned)account->uid, name, *user, user_max,
+			name, account->user->connections, plural(account->user->connections));
 		return false;
 	}
 	*count += n;
@@ -237,8 +242,9 @@ bool dmab_account_recharge_bytes(struct dmab_account *account, uint64_t old, uin
 	if (new > old && (new > user_max || user_others > user_max - new)) {
 		dmab_failure_set(fail, DMAB_REASON_QUOTA_EXCEEDED,
 			"uid %u byte quota exceeded: %" PRIu64 " bytes in use by its %" PRIu32
-			" connections, %" PRIu64 " more requested, %" PRIu64 " allowed",
-			(unsigned)account->uid, user->bytes, user->connections, new - old, user_max);
+			" connection%s, %" PRIu64 " more requested, %" PRIu64 " allowed",
+			(unsigned)account->uid, user->bytes, user->connections,
+			plural(user->connections), new - old, user_max);
 		return false;
 	}
 	account->bytes = others + new;

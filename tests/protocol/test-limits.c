@@ -233,7 +233,7 @@ DMAB_TEST(uid_fd_limit_counts_pending_fences)
 		WL_DISPLAY_ERROR_IMPLEMENTATION);
 	char expected[128];
 	snprintf(expected, sizeof(expected), "dmabroker: get_fence: uid %u fd quota exceeded: "
-		"3 of 3 fds in use", (unsigned)getuid());
+		"3 of 3 fds in use by its 1 connection\n", (unsigned)getuid());
 	if (strstr(util_last_client_log(), expected) == NULL) {
 		dmab_test_fail(__FILE__, __LINE__, "error \"%s\" lacks \"%s\"",
 			util_last_client_log(), expected);
