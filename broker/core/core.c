@@ -49,14 +49,15 @@ static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *re
 	if (requested != NULL) {
 		take_requested(limits, requested);
 	}
-	/* A default per-uid limit never undercuts the connection's own. */
-	if ((requested == NULL || requested->max_uid_bytes == 0) &&
-			limits->max_uid_bytes < limits->max_bytes) {
-		limits->max_uid_bytes = limits->max_bytes;
+	/* A uid's default share follows the connection's quota: a few connections' worth. */
+	if (requested == NULL || requested->max_uid_bytes == 0) {
+		limits->max_uid_bytes = limits->max_bytes > UINT64_MAX / DMAB_CORE_UID_BYTES_FACTOR ?
+			UINT64_MAX : limits->max_bytes * DMAB_CORE_UID_BYTES_FACTOR;
 	}
-	if ((requested == NULL || requested->max_uid_buffers == 0) &&
-			limits->max_uid_buffers < limits->max_buffers) {
-		limits->max_uid_buffers = limits->max_buffers;
+	if (requested == NULL || requested->max_uid_buffers == 0) {
+		limits->max_uid_buffers =
+			limits->max_buffers > UINT32_MAX / DMAB_CORE_UID_BUFFERS_FACTOR ?
+			UINT32_MAX : limits->max_buffers * DMAB_CORE_UID_BUFFERS_FACTOR;
 	}
 }
 

@@ -38,9 +38,16 @@ struct dmab_allocator_set;
 #define DMAB_CORE_DEFAULT_MAX_ATTACHMENTS 512u
 #define DMAB_CORE_DEFAULT_MAX_TOKENS 128u
 #define DMAB_CORE_DEFAULT_MAX_DIMENSION 16384u
-/* Per peer uid, over all its connections; never below the per-connection limit. */
-#define DMAB_CORE_DEFAULT_MAX_UID_BYTES (2048ull << 20)
-#define DMAB_CORE_DEFAULT_MAX_UID_BUFFERS 1024u
+/*
+ * Per peer uid, over all its connections. Unless given, the uid's byte and
+ * buffer limits are these multiples of the connection's: 2 GiB and 1024 with
+ * the default quotas.
+ */
+#define DMAB_CORE_UID_BYTES_FACTOR 4u
+#define DMAB_CORE_UID_BUFFERS_FACTOR 8u
+#define DMAB_CORE_DEFAULT_MAX_UID_BYTES (DMAB_CORE_DEFAULT_MAX_BYTES * DMAB_CORE_UID_BYTES_FACTOR)
+#define DMAB_CORE_DEFAULT_MAX_UID_BUFFERS \
+	(DMAB_CORE_DEFAULT_MAX_BUFFERS * DMAB_CORE_UID_BUFFERS_FACTOR)
 #define DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS 64u
 #define DMAB_CORE_DEFAULT_MAX_UID_FDS 2048u
 

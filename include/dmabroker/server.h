@@ -34,8 +34,9 @@ struct dmab_quota {
 /*
  * Limits per peer uid (SO_PEERCRED), summed over all the connections of that
  * uid that bound the broker's globals, on top of each connection's quota.
- * Zero fields take the defaults, DMAB_UID_QUOTA_DEFAULT_*; a default byte or
- * buffer limit is raised to the per-connection quota if that is higher.
+ * Zero fields take the defaults: for bytes and buffers, 4 and 8 times the
+ * per-connection quota (DMAB_UID_QUOTA_DEFAULT_BYTES and _BUFFERS with the
+ * default quota), else DMAB_UID_QUOTA_DEFAULT_*.
  *
  * A client that binds dmabroker_manager_v1 (or the broker's
  * zwp_linux_dmabuf_v1) while its uid has max_connections connections gets an

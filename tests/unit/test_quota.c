@@ -28,12 +28,18 @@ DMAB_TEST(core_limits_default)
 	CHECK_EQ(limits.max_uid_fds, 2048);
 	dmab_core_destroy(core);
 
-	/* A default per-uid limit is never below the connection's own. */
-	core = test_core_create(&(struct dmab_limits){ .max_bytes = 4096ull << 20,
+	/* A uid's default share follows the connection's quota. */
+	core = test_core_create(&(struct dmab_limits){ .max_bytes = 32 << 20,
 		.max_buffers = 5000 });
 	dmab_core_get_limits(core, &limits);
-	CHECK_EQ(limits.max_uid_bytes, 4096ull << 20);
-	CHECK_EQ(limits.max_uid_buffers, 5000);
+	CHECK_EQ(limits.max_uid_bytes, 128 << 20);
+	CHECK_EQ(limits.max_uid_buffers, 40000);
+	dmab_core_destroy(core);
+	core = test_core_create(&(struct dmab_limits){ .max_bytes = UINT64_MAX / 2,
+		.max_buffers = UINT32_MAX / 2 });
+	dmab_core_get_limits(core, &limits);
+	CHECK_EQ(limits.max_uid_bytes, UINT64_MAX);
+	CHECK_EQ(limits.max_uid_buffers, UINT32_MAX);
 	dmab_core_destroy(core);
 	core = test_core_create(&(struct dmab_limits){ .max_buffers = 5000,
 		.max_uid_buffers = 10 });
@@ -345,5 +351,31 @@ DMAB_TEST(uid_connection_limit)
 	dmab_account_destroy(b);
 	dmab_core_get_uid_usage(core, 7, &usage);
 	CHECK_EQ(usage.connections, 0);
+	dmab_core_destroy(core);
+}
+
+/* The case: at 32 MiB a connection, the uid gets four connections' worth. */
+DMAB_TEST(uid_default_bytes_follow_the_connection_quota)
+{
+	/* 2048x4096 ARGB is 32 MiB. */
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_bytes = 32 << 20 });
+	struct dmab_account *accounts[5];
+	struct dmab_handle *handles[5] = {0};
+	for (int i = 0; i < 5; i++) {
+		accounts[i] = dmab_account_create(core, 100 + i, 7);
+	}
+	for (int i = 0; i < 4; i++) {
+		handles[i] = test_buffer(accounts[i], 2048, 4096);
+	}
+	struct dmab_buffer_desc desc = { .width = 2048, .height = 4096,
+		.format = DRM_FORMAT_ARGB8888 };
+	struct dmab_failure fail;
+	CHECK(dmab_handle_create(accounts[4], &desc, &fail) == NULL);
+	check_quota(&fail, "uid 7 byte quota exceeded: 134217728 bytes in use by its 5 "
+		"connections, 33554432 more requested, 134217728 allowed");
+	for (int i = 0; i < 5; i++) {
+		dmab_handle_destroy(handles[i]);
+		dmab_account_destroy(accounts[i]);
+	}
 	dmab_core_destroy(core);
 }
