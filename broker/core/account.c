@@ -72,14 +72,12 @@ struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_
 	account->pid = pid;
 	account->uid = uid;
 	account->refs = 1;
-	account->connected = true;
 	dmab_list_insert(core->accounts.prev, &account->link);
 	return account;
 }
 
 void dmab_account_destroy(struct dmab_account *account)
 {
-	account->connected = false;
 	account->user->connections--;
 	dmab_account_unref(account);
 }

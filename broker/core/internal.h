@@ -53,7 +53,6 @@ struct dmab_account {
 	pid_t pid;
 	uid_t uid;
 	int refs; /* the connection's, plus one per charged object */
-	bool connected; /* dmab_account_destroy has not run */
 	uint64_t bytes;
 	uint32_t buffers, attachments, tokens;
 	uint32_t fds; /* charged to the user's fd limit; no limit of the account's own */
