@@ -17,6 +17,7 @@
 #include <wlr/render/wlr_renderer.h>
 #include <wlr/util/log.h>
 
+#include "accept_reserve.h"
 #include "dmabroker/server.h"
 #include "dmabroker/wlr.h"
 #include "wlr/daemon.h"
@@ -211,7 +212,12 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	wlr_log(WLR_INFO, "listening on %s", socket);
+	struct dmabd_accept_reserve *reserve = dmabd_accept_reserve_create(dmabd.display, socket);
+	if (reserve == NULL) {
+		wlr_log(WLR_ERROR, "no reserve fd: out of fds, new clients would hang");
+	}
 	wl_display_run(dmabd.display);
+	dmabd_accept_reserve_destroy(reserve);
 	status = EXIT_SUCCESS;
 
 out:
