@@ -51,7 +51,8 @@ static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *re
 	}
 	/* A uid's default share follows the connection's quota: a few connections' worth. */
 	if (requested == NULL || requested->max_uid_bytes == 0) {
-		limits->max_uid_bytes = limits->max_bytes > UINT64_MAX / DMAB_CORE_UID_BYTES_FACTOR ?
+		limits->max_uid_bytes =
+			limits->max_bytes > UINT64_MAX / DMAB_CORE_UID_BYTES_FACTOR ?
 			UINT64_MAX : limits->max_bytes * DMAB_CORE_UID_BYTES_FACTOR;
 	}
 	if (requested == NULL || requested->max_uid_buffers == 0) {

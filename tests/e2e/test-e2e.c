@@ -1013,7 +1013,8 @@ DMAB_TEST(daemon_raises_its_fd_limit)
 	struct rlimit rl;
 	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 512)
-		dmab_test_skip("the hard RLIMIT_NOFILE is %ju: nothing to raise", (uintmax_t)rl.rlim_max);
+		dmab_test_skip("the hard RLIMIT_NOFILE is %ju: nothing to raise",
+			(uintmax_t)rl.rlim_max);
 	rl.rlim_cur = 512;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	e2e_built_program("DMABROKERD");
