@@ -39,6 +39,7 @@ extern const char compat_wlroots_generation[];
 struct wlr_backend *compat_backend_autocreate(struct wl_display *display,
 	struct wlr_session **session);
 struct wlr_backend *compat_headless_backend_create(struct wl_display *display);
+/* wl_compositor and wl_subcompositor. */
 struct wlr_compositor *compat_compositor_create(struct wl_display *display,
 	struct wlr_renderer *renderer);
 /* Listens for new toplevels and popups; calls view_create() and popup_create(). */

@@ -14,6 +14,7 @@
 #include <wlr/types/wlr_output_layout.h>
 #include <wlr/types/wlr_scene.h>
 #include <wlr/types/wlr_seat.h>
+#include <wlr/types/wlr_subcompositor.h>
 #include <wlr/types/wlr_xdg_shell.h>
 #include <wlr/util/box.h>
 
@@ -40,6 +41,10 @@ struct wlr_backend *compat_headless_backend_create(struct wl_display *display)
 struct wlr_compositor *compat_compositor_create(struct wl_display *display,
 	struct wlr_renderer *renderer)
 {
+	/* Since 0.16 wl_subcompositor is a global of its own. */
+	if (wlr_subcompositor_create(display) == NULL) {
+		return NULL;
+	}
 	return wlr_compositor_create(display, COMPOSITOR_VERSION, renderer);
 }
 
