@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wl_display;
 struct wl_resource;
 
@@ -108,5 +112,9 @@ bool dmab_server_read_is_ready(const struct dmab_server_read *read);
 void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dmab_pixels *pixels);
 /* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */
 void dmab_server_read_end(struct dmab_server_read *read);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wl_display;
 struct wlr_buffer;
 struct wlr_compositor;
@@ -48,5 +52,9 @@ void dmab_wlr_adapter_destroy(struct dmab_wlr_adapter *adapter);
 
 /* True if the wlr_buffer wraps a broker wl_buffer. */
 bool dmab_wlr_buffer_is_broker(const struct wlr_buffer *buffer);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
