@@ -66,6 +66,8 @@ trap 'rm -f "$TARBALL"' EXIT
 read -r -d '' INNER <<'EOF' || true
 set -euo pipefail
 export HOME=/root LANG=C.UTF-8
+# The kernel tier does not run here: meson must not fetch its kernel into the root.
+export DMAB_KERNEL_FETCH=0
 cd /src
 status=0
 for cc in gcc clang; do

@@ -28,6 +28,7 @@
 #   DMAB_KERNEL_REFRESH  1: query the archive even if a kernel is cached
 #   DMAB_KERNEL_SUITE    Debian suite (default bookworm-backports)
 #   DMAB_KERNEL_META     metapackage (default linux-image-amd64)
+#   DMAB_KERNEL_QUIET_CACHED  non-empty: say nothing when the kernel is cached
 #   DMAB_DEBIAN_MIRROR   archive URL (default: the machine's configured Debian
 #                        mirror, else http://deb.debian.org/debian)
 #
@@ -54,7 +55,8 @@ cached_dir() {
 }
 
 if [[ ${DMAB_KERNEL_REFRESH:-0} != 1 ]] && d=$(cached_dir); then
-	log "cached kernel: $(cat "$d/package") $(cat "$d/version")"
+	[[ -n ${DMAB_KERNEL_QUIET_CACHED:-} ]] ||
+		log "cached kernel: $(cat "$d/package") $(cat "$d/version")"
 	echo "$d"
 	exit 0
 fi
