@@ -1,17 +1,19 @@
 /*
  * A broker wl_buffer as a wlr_buffer (every supported wlroots generation).
  *
- * wlroots calls wlr_buffer_from_resource() at wl_surface.attach, and at commit
- * the renderer makes a texture of the buffer. The pixman renderer's texture
+ * wlroots turns the wl_buffer into a wlr_buffer through the registered resource
+ * interface (0.15 at wl_surface.attach, 0.18 at wl_surface.commit), and at
+ * commit the renderer makes a texture of the buffer. The pixman renderer's texture
  * wraps our data pointer, locks the wlr_buffer and reads the pointer again at
  * every draw, so the broker mapping is composited in place. The buffer is
  * released (n_locks drops to 0) once the texture is replaced or the surface is
  * gone: that ends the compositor's READ bracket and sends wl_buffer.release.
  *
- * Nothing in wlroots 0.15 can write into the mapping: the data pointer is only
- * handed out for reading, the buffer offers no get_shm or get_dmabuf, and
- * wlr_client_buffer_apply_damage() only updates textures made from wl_shm
- * buffers, never ours.
+ * Nothing in wlroots 0.15 or 0.18 can write into the mapping: the data pointer
+ * is only handed out for reading, the buffer offers no get_shm or get_dmabuf,
+ * and wlr_client_buffer_apply_damage() only updates textures made from wl_shm
+ * buffers (0.15) or through the renderer's update_from_buffer, which pixman
+ * lacks (0.18), never ours.
  */
 #include <assert.h>
 #include <errno.h>
