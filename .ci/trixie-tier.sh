@@ -7,8 +7,9 @@
 # namespace where the cached root stays untouched (the source, /tmp and the builds live
 # on tmpfs), it copies the tracked source in and, for gcc and for clang, runs a -Werror
 # build and every test suite but `kernel` (unit, protocol, e2e with the real daemon, grim
-# and weston-simple-shm, fuzz-corpus), then the install test (tests/install/run.sh).
-# The test logs are copied to OUT_DIR/trixie-{gcc,clang}-testlog.json for .ci/summary.py.
+# and weston-simple-shm, fuzz-corpus); the same suites on a gcc ASan+UBSan build; then
+# the install test (tests/install/run.sh). The test logs are copied to
+# OUT_DIR/trixie-{gcc,clang,asan}-testlog.json for .ci/summary.py.
 #
 # The root is rebuilt when .ci/packages/trixie changes (its hash names the cache entry).
 #
@@ -81,6 +82,16 @@ for cc in gcc clang; do
 	meson test -C "/build/$cc" --print-errorlogs --no-suite kernel || status=1
 	cp "/build/$cc/meson-logs/testlog.json" "/out/trixie-$cc-testlog.json"
 done
+# The wlroots 0.18 code paths under ASan+UBSan, as .ci/run does for 0.15.
+echo "trixie-tier: gcc with ASan+UBSan"
+meson setup /build/asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+	--buildtype=debug >/out/trixie-asan-setup.log 2>&1 ||
+	{ cat /out/trixie-asan-setup.log; exit 1; }
+ninja -C /build/asan -j2 >/out/trixie-asan-build.log 2>&1 ||
+	{ tail -n 60 /out/trixie-asan-build.log; exit 1; }
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C /build/asan --print-errorlogs --no-suite kernel || status=1
+cp /build/asan/meson-logs/testlog.json /out/trixie-asan-testlog.json
 bash /src/tests/install/run.sh /build/gcc /build/install || status=1
 exit $status
 EOF
