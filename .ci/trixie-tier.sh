@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # trixie-tier.sh OUT_DIR - build and test the tree on Debian 13 (trixie) in a chroot.
 #
 # Builds (once) a trixie root with mmdebstrap from Debian's archive, with the packages of

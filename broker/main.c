@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokerd: the dmabroker-v1 broker in a small wlroots compositor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internals of libdmabroker-wlr, shared by buffer.c (the wlr_buffer of a broker
  * wl_buffer and its compositor read), commit.c (holding back commits whose

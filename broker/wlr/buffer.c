@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A broker wl_buffer as a wlr_buffer (every supported wlroots generation).
  *

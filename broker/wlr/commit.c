@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Holding back commits whose broker buffer is still being written: inside a
  * client's WRITE bracket, or behind a fence (the writer's acquire fence, or the

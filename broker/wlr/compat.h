@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wlroots calls whose signatures or semantics changed between the API
  * generations dmabrokerd supports. Each generation has its own directory

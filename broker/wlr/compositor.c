@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wlroots side of dmabrokerd: backend, renderer, allocator, scene and the
  * stock globals that let unmodified clients (weston-simple-shm, wayland-info,

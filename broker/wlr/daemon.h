@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokerd's compositor: a small stacking wlroots compositor that serves the
  * stock globals next to dmabroker-v1. The calls that differ between wlroots

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Outputs: the headless output at the requested mode, or whatever the DRM
  * backend finds at its preferred mode. Each frame renders the scene.

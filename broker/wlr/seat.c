@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wl_seat "seat0" with keyboards: a virtual keyboard under the headless backend
  * (compat_headless_keyboard_create), libinput's under --backend auto. Pointers are not handled: the

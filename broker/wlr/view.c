@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xdg toplevels: stacking placement and keyboard focus.
  *

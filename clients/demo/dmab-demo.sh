@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: dmabrokerd headless, dmab-paint and a dmab-share/dmab-view pair composited by
 # it, and a screenshot of the output written to OUT (default: dmabroker-demo.png).
 #

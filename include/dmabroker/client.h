@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-client: the client side of dmabroker-v1.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-server: embed the dmabroker-v1 broker in a Wayland compositor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-wlr: composite dmabroker wl_buffers in a wlroots compositor
  * (wlroots 0.15 or 0.18: the library is built against one of them, and its

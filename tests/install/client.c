@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An out-of-tree dmabroker client, built from an install with pkg-config only:
  * connects, creates a buffer, maps it for writing, fills it inside a WRITE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An out-of-tree libwayland compositor with the broker embedded, built from an
  * install with pkg-config only. It serves dmabroker-v1 on a socket, prints

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // A C++ translation unit against the installed headers: they must compile as
 // C++ and their functions must link with C linkage (extern "C").
 #include <cstdio>

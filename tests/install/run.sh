@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh BUILD_DIR WORK_DIR - the install test.
 #
 # Installs BUILD_DIR into WORK_DIR/destdir (meson install --destdir), then builds, with

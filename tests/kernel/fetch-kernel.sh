@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # fetch-kernel.sh - download and cache the guest kernel for the real-kernel test tier.
 #
 # Resolves the versioned image package behind Debian's `linux-image-amd64`

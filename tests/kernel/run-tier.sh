@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # run-tier.sh BUILD_DIR [GUEST_SCRIPT] - run the real-kernel test tier.
 #
 # Boots the cached Debian kernel (see fetch-kernel.sh) under qemu TCG with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fences: callbacks, create_all, eventfd export, and the buffer's read and write fences. */
 #include <fcntl.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wlroots adapter's lifetime: one per display, independent of other displays.
  */

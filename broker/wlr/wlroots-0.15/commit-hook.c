@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Seeing a client's wl_surface.commit before wlroots 0.15 applies it.
  *

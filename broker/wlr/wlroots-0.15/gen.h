@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wlroots 0.15: where the types the adapter implements and reads are declared.
  * Included only by the adapter's sources, from the generation's directory.

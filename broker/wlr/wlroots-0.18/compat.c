@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compat.h on wlroots 0.17 and later (built and tested with 0.18).
  */
