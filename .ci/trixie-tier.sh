@@ -44,7 +44,7 @@ flock 9
 if [[ -f $ROOT/.dmab-complete ]]; then
 	log "cached trixie root: $ROOT"
 else
-	log "building a trixie root from $MIRROR into $CACHE (once; about 1 minute)"
+	log "building a trixie root from $MIRROR into $CACHE (once; 1 to 4 minutes)"
 	rm -rf "$CACHE"/.tmp.* "$ROOT"
 	TMP=$(mktemp -d "$CACHE/.tmp.XXXXXX")
 	trap 'rm -rf "$TMP"' EXIT
