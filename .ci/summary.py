@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Sum the TAP results of every meson test log given, and print one closing line."""
 import json
 import re

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * When the process is out of fds, libwayland's accept() fails with EMFILE and
  * leaves the client in the listen backlog for ever: it connected, and nobody

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmabrokerd: a reserve fd to refuse clients with an error, not a hang, when out of fds. */
 #ifndef DMABD_ACCEPT_RESERVE_H
 #define DMABD_ACCEPT_RESERVE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokerd: the dmabroker-v1 broker in a small wlroots compositor.
  *
@@ -14,12 +15,12 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <wayland-server-core.h>
-#include <wlr/render/wlr_renderer.h>
 #include <wlr/util/log.h>
 
 #include "accept_reserve.h"
 #include "dmabroker/server.h"
 #include "dmabroker/wlr.h"
+#include "wlr/compat.h"
 #include "wlr/daemon.h"
 
 enum {
@@ -84,7 +85,7 @@ struct dmabd_daemon {
  */
 static bool enable_linux_dmabuf(struct dmabd_daemon *dmabd)
 {
-	if (wlr_renderer_get_dmabuf_texture_formats(dmabd->compositor->renderer) != NULL) {
+	if (compat_renderer_imports_dmabuf(dmabd->compositor->renderer)) {
 		wlr_log(WLR_INFO, "zwp_linux_dmabuf_v1: served by the renderer");
 		return true;
 	}
@@ -127,7 +128,8 @@ static bool daemon_init(struct dmabd_daemon *dmabd, const struct dmabd_options *
 	if (options->linux_dmabuf && !enable_linux_dmabuf(dmabd)) {
 		return false;
 	}
-	dmabd->adapter = dmab_wlr_adapter_create(dmabd->display);
+	dmabd->adapter = dmab_wlr_adapter_create(dmabd->display,
+		dmabd->compositor->wlr_compositor);
 	if (dmabd->adapter == NULL) {
 		wlr_log_errno(WLR_ERROR, "cannot create the wlroots adapter");
 		return false;
@@ -195,6 +197,7 @@ int main(int argc, char *argv[])
 	log_level = options.log_level;
 	wlr_log_init(options.log_level, log_callback);
 	raise_fd_limit();
+	wlr_log(WLR_DEBUG, "built against wlroots %s", compat_wlroots_generation);
 
 	struct dmabd_daemon dmabd = {0};
 	int status = EXIT_FAILURE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The allocator set and the backend-independent half of a buffer object:
  * import, export, CPU-access brackets and the broker's own mappings.

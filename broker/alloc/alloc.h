@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocator backends: where a broker buffer's storage comes from.
  *

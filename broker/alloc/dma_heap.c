@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dma-heap: dma-bufs from a heap under /dev/dma_heap (Linux 5.6), "system" by
  * default. Only a CMA heap hands out physically contiguous storage.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drm-dumb: a DRM dumb buffer exported as a dma-buf through PRIME, on a card
  * node whose driver has both (vgem, most KMS drivers). Dumb buffers are

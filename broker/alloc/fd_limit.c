@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fd headroom: see dmab_fd_limit_get. RLIMIT_NOFILE is the process's, so
  * this is too, and it is read at every check: an embedder may raise it later.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memfd: shmem storage, on every Linux. Sealed so that no client can shrink a
  * buffer under the compositor's mapping (the SIGBUS hole of wl_shm) or seal it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * udmabuf: a dma-buf over the pages of a sealed memfd (Linux 4.20). The
  * dma-buf pins the pages. udmabuf exports every dma-buf O_RDWR, so read-only

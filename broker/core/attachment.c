@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Attachments: their maps and access brackets, and the buffer's work loop
  * that answers them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The broker core: buffers, handles, attachments, access brackets, fences,
  * tokens and quotas. Plain C: no Wayland, no wlroots. The server glue turns

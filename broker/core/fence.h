@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Broker fences: one-shot signals with callbacks, exportable as pollable fds.
  * Modelled on dma_fence: a fence signals once and stays signaled.

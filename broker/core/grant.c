@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Grants: the lineage of access to a buffer. Each share token makes a grant
  * whose parent is the grant of the reference it was shared from; the

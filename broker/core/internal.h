@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's private state, shared by its translation units. */
 #ifndef DMAB_CORE_INTERNAL_H
 #define DMAB_CORE_INTERNAL_H

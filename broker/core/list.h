@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An intrusive doubly linked list, like wl_list, for code that knows no Wayland. */
 #ifndef DMAB_CORE_LIST_H
 #define DMAB_CORE_LIST_H

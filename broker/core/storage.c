@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A buffer's storage: planning it from the attachments' constraints, admitting
  * an attachment, allocating, and moving to stricter storage.

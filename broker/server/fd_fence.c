@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Broker fences that an fd signals: a sync_file, a dma-buf's implicit fences,
  * a client's eventfd. The event loop polls the fd and signals the fence once

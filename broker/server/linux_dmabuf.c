@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zwp_linux_dmabuf_v1 version 3: a stock client's dma-buf becomes a broker
  * buffer, validated and charged like import_dmabuf, behind a wl_buffer of the

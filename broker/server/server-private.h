@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-server internals: the glue between dmabroker-v1 resources and
  * the core. Each interface lives in its own file; this header is what they

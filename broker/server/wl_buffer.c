@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wl_buffers that get_wl_buffer and linux-dmabuf make, and the
  * compositor's reads of them.

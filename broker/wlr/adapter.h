@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internals of libdmabroker-wlr, shared by buffer.c (the wlr_buffer of a broker
- * wl_buffer and its compositor read) and commit.c (holding back commits whose
- * buffer is inside a WRITE bracket).
+ * wl_buffer and its compositor read), commit.c (holding back commits whose
+ * buffer is inside a WRITE bracket) and the generation's commit-hook.c (seeing
+ * a client's commit before wlroots applies it).
  */
 #ifndef DMAB_WLR_ADAPTER_H
 #define DMAB_WLR_ADAPTER_H
@@ -10,15 +12,17 @@
 #include <wayland-server-core.h>
 #include <wlr/types/wlr_buffer.h>
 
+struct wlr_compositor;
 struct wlr_surface;
 struct dmab_server_buffer;
 struct dmab_server_read;
+struct adapter_commit_hook;
 
 struct dmab_wlr_adapter {
 	struct wl_display *display;
-	struct wl_protocol_logger *commit_logger;
-	const struct wl_message *surface_commit; /* in wl_surface_interface.methods */
+	struct adapter_commit_hook *commit_hook; /* the generation's commit-hook.c */
 	struct wl_list buffers; /* dmab_wlr_buffer.link */
+	/* Also finds a display's adapter (wl_display_get_destroy_listener). */
 	struct wl_listener display_destroy;
 };
 
@@ -41,8 +45,15 @@ struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer);
 /* Begins the compositor's read if none is held; false if it cannot. */
 bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer);
 
-bool adapter_commit_hook_init(struct dmab_wlr_adapter *adapter);
+/*
+ * The generation's commit-hook.c calls adapter_handle_client_commit() after a
+ * client's wl_surface.commit and before wlroots applies the state. init sets
+ * errno and returns false on failure.
+ */
+bool adapter_commit_hook_init(struct dmab_wlr_adapter *adapter,
+	struct wlr_compositor *compositor);
 void adapter_commit_hook_finish(struct dmab_wlr_adapter *adapter);
+void adapter_handle_client_commit(struct wlr_surface *surface);
 /* Lets every commit held for this buffer proceed. */
 void adapter_release_holds(struct dmab_wlr_buffer *buffer);
 

@@ -1,17 +1,20 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * A broker wl_buffer as a wlr_buffer (wlroots 0.15).
+ * A broker wl_buffer as a wlr_buffer (every supported wlroots generation).
  *
- * wlroots calls wlr_buffer_from_resource() at wl_surface.attach, and at commit
- * the renderer makes a texture of the buffer. The pixman renderer's texture
+ * wlroots turns the wl_buffer into a wlr_buffer through the registered resource
+ * interface (0.15 at wl_surface.attach, 0.18 at wl_surface.commit), and at
+ * commit the renderer makes a texture of the buffer. The pixman renderer's texture
  * wraps our data pointer, locks the wlr_buffer and reads the pointer again at
  * every draw, so the broker mapping is composited in place. The buffer is
  * released (n_locks drops to 0) once the texture is replaced or the surface is
  * gone: that ends the compositor's READ bracket and sends wl_buffer.release.
  *
- * Nothing in wlroots 0.15 can write into the mapping: the data pointer is only
- * handed out for reading, the buffer offers no get_shm or get_dmabuf, and
- * wlr_client_buffer_apply_damage() only updates textures made from wl_shm
- * buffers, never ours.
+ * Nothing in wlroots 0.15 or 0.18 can write into the mapping: the data pointer
+ * is only handed out for reading, the buffer offers no get_shm or get_dmabuf,
+ * and wlr_client_buffer_apply_damage() only updates textures made from wl_shm
+ * buffers (0.15) or through the renderer's update_from_buffer, which pixman
+ * lacks (0.18), never ours.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,17 +22,35 @@
 #include <string.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
-#include <wlr/types/wlr_buffer.h>
 #include <wlr/util/log.h>
 
 #include "dmabroker/server.h"
 #include "dmabroker/wlr.h"
 #include "adapter.h"
-
-/* wlroots 0.15's buffer resource interfaces are process-wide, so is the adapter. */
-static struct dmab_wlr_adapter *current_adapter;
+#include "gen.h"
 
 static const struct wlr_buffer_impl buffer_impl;
+static void adapter_handle_display_destroy(struct wl_listener *listener, void *data);
+
+/*
+ * wlroots keeps buffer resource interfaces in one process-wide registry, so
+ * the interface is shared; the adapter is the one of the resource's display.
+ */
+static struct dmab_wlr_adapter *adapter_from_display(struct wl_display *display)
+{
+	struct wl_listener *listener =
+		wl_display_get_destroy_listener(display, adapter_handle_display_destroy);
+	if (listener == NULL) {
+		return NULL;
+	}
+	struct dmab_wlr_adapter *adapter = wl_container_of(listener, adapter, display_destroy);
+	return adapter;
+}
+
+static struct dmab_wlr_adapter *adapter_from_resource(struct wl_resource *resource)
+{
+	return adapter_from_display(wl_client_get_display(wl_resource_get_client(resource)));
+}
 
 struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer)
 {
@@ -174,10 +195,15 @@ static struct wlr_buffer *buffer_from_resource(struct wl_resource *resource)
 		return &buffer->base;
 	}
 
-	struct dmab_wlr_adapter *adapter = current_adapter;
+	struct dmab_wlr_adapter *adapter = adapter_from_resource(resource);
+	if (adapter == NULL) {
+		wlr_log(WLR_ERROR, "wl_buffer %u: no dmabroker adapter on its display",
+			wl_resource_get_id(resource));
+		return NULL;
+	}
 	struct dmab_server_buffer *server_buffer = dmab_server_buffer_from_wl_buffer(resource);
-	if (adapter == NULL || server_buffer == NULL) {
-		wlr_log(WLR_ERROR, "wl_buffer@%u: the broker buffer is gone",
+	if (server_buffer == NULL) {
+		wlr_log(WLR_ERROR, "wl_buffer %u: the broker buffer is gone",
 			wl_resource_get_id(resource));
 		return NULL;
 	}
@@ -213,10 +239,11 @@ static void adapter_handle_display_destroy(struct wl_listener *listener, void *d
 	dmab_wlr_adapter_destroy(adapter);
 }
 
-struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display)
+struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display,
+	struct wlr_compositor *compositor)
 {
-	if (current_adapter != NULL) {
-		errno = EBUSY;
+	if (display == NULL || adapter_from_display(display) != NULL) {
+		errno = display == NULL ? EINVAL : EBUSY;
 		return NULL;
 	}
 	struct dmab_wlr_adapter *adapter = calloc(1, sizeof(*adapter));
@@ -225,17 +252,18 @@ struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display)
 	}
 	adapter->display = display;
 	wl_list_init(&adapter->buffers);
-	if (!adapter_commit_hook_init(adapter)) {
+	/* Sets errno: EINVAL where the generation needs the compositor and has none. */
+	if (!adapter_commit_hook_init(adapter, compositor)) {
+		int error = errno;
 		free(adapter);
-		errno = ENOMEM;
+		errno = error;
 		return NULL;
 	}
-	/* The display does not free protocol loggers: ours must go before it. */
+	/* Also how a resource finds its adapter; and the hook must go before the display. */
 	adapter->display_destroy.notify = adapter_handle_display_destroy;
 	wl_display_add_destroy_listener(display, &adapter->display_destroy);
 	/* Registering the same interface again is a no-op in wlroots. */
 	wlr_buffer_register_resource_interface(&resource_interface);
-	current_adapter = adapter;
 	return adapter;
 }
 
@@ -259,6 +287,5 @@ void dmab_wlr_adapter_destroy(struct dmab_wlr_adapter *adapter)
 	}
 	adapter_commit_hook_finish(adapter);
 	wl_list_remove(&adapter->display_destroy.link);
-	current_adapter = NULL;
 	free(adapter);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Holding back commits whose broker buffer is still being written: inside a
  * client's WRITE bracket, or behind a fence (the writer's acquire fence, or the
@@ -10,23 +11,17 @@
  * applying it, and wlr_surface_unlock_cached() applies it once the read is
  * ready. The previous frame stays on screen meanwhile and nothing blocks.
  *
- * wlroots 0.15 has no signal that runs between a client's wl_surface.commit and
- * its application (wlr_surface.events.commit fires after it, and the role
- * precommit hook belongs to the role's owner). libwayland 1.21 calls protocol
- * loggers synchronously for every request, after demarshalling and right before
- * dispatching it to the handler (log_closure() in wl_client_connection_data()),
- * so a logger that reacts to wl_surface.commit runs at exactly the right time,
- * through public API only, whatever the surface's role.
+ * How the adapter sees a commit between the request and its application
+ * depends on the wlroots generation: see its commit-hook.c.
  */
 #include <stdlib.h>
-#include <string.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
-#include <wlr/types/wlr_surface.h>
 #include <wlr/util/log.h>
 
 #include "dmabroker/server.h"
 #include "adapter.h"
+#include "gen.h"
 
 struct dmab_wlr_hold {
 	struct wlr_surface *surface;
@@ -79,7 +74,7 @@ void adapter_release_holds(struct dmab_wlr_buffer *buffer)
 	}
 }
 
-static void surface_handle_client_commit(struct wlr_surface *surface)
+void adapter_handle_client_commit(struct wlr_surface *surface)
 {
 	if (!(surface->pending.committed & WLR_SURFACE_STATE_BUFFER) ||
 			surface->pending.buffer == NULL) {
@@ -94,41 +89,3 @@ static void surface_handle_client_commit(struct wlr_surface *surface)
 	}
 }
 
-static void handle_protocol_message(void *data, enum wl_protocol_logger_type type,
-	const struct wl_protocol_logger_message *message)
-{
-	struct dmab_wlr_adapter *adapter = data;
-	/* Only a request of a wl_surface_interface object has this address. */
-	if (type != WL_PROTOCOL_LOGGER_REQUEST || message->message != adapter->surface_commit) {
-		return;
-	}
-	surface_handle_client_commit(wlr_surface_from_resource(message->resource));
-}
-
-/* The server header defines no request opcodes: look the method up by name. */
-static const struct wl_message *find_surface_commit(void)
-{
-	for (int i = 0; i < wl_surface_interface.method_count; i++) {
-		if (strcmp(wl_surface_interface.methods[i].name, "commit") == 0) {
-			return &wl_surface_interface.methods[i];
-		}
-	}
-	return NULL;
-}
-
-bool adapter_commit_hook_init(struct dmab_wlr_adapter *adapter)
-{
-	adapter->surface_commit = find_surface_commit();
-	if (adapter->surface_commit == NULL) {
-		return false;
-	}
-	adapter->commit_logger = wl_display_add_protocol_logger(adapter->display,
-		handle_protocol_message, adapter);
-	return adapter->commit_logger != NULL;
-}
-
-void adapter_commit_hook_finish(struct dmab_wlr_adapter *adapter)
-{
-	wl_protocol_logger_destroy(adapter->commit_logger);
-	adapter->commit_logger = NULL;
-}

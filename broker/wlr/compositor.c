@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wlroots side of dmabrokerd: backend, renderer, allocator, scene and the
  * stock globals that let unmodified clients (weston-simple-shm, wayland-info,
@@ -16,19 +17,18 @@
 #include <wlr/types/wlr_screencopy_v1.h>
 #include <wlr/types/wlr_seat.h>
 #include <wlr/types/wlr_xdg_output_v1.h>
-#include <wlr/types/wlr_xdg_shell.h>
 #include <wlr/util/log.h>
 
+#include "compat.h"
 #include "daemon.h"
 
-static struct wlr_backend *backend_create(struct wl_display *display,
-	const struct dmabd_options *options)
+static struct wlr_backend *backend_create(struct dmabd_compositor *compositor)
 {
-	if (options->backend == DMABD_BACKEND_AUTO) {
+	if (compositor->options->backend == DMABD_BACKEND_AUTO) {
 		/* DRM and libinput through a libseat session, as wlroots decides. */
-		return wlr_backend_autocreate(display);
+		return compat_backend_autocreate(compositor->display, &compositor->session);
 	}
-	return wlr_headless_backend_create(display);
+	return compat_headless_backend_create(compositor->display);
 }
 
 /*
@@ -55,20 +55,18 @@ static bool create_globals(struct dmabd_compositor *compositor)
 		return false;
 	}
 	/* wl_compositor and wl_subcompositor. */
-	if (wlr_compositor_create(display, compositor->renderer) == NULL ||
+	compositor->wlr_compositor = compat_compositor_create(display, compositor->renderer);
+	if (compositor->wlr_compositor == NULL ||
 			wlr_data_device_manager_create(display) == NULL ||
 			wlr_screencopy_manager_v1_create(display) == NULL ||
 			wlr_xdg_output_manager_v1_create(display, compositor->output_layout) == NULL) {
 		wlr_log(WLR_ERROR, "cannot create the stock globals");
 		return false;
 	}
-	compositor->xdg_shell = wlr_xdg_shell_create(display);
-	if (compositor->xdg_shell == NULL) {
+	if (!compat_xdg_shell_create(compositor)) {
 		wlr_log(WLR_ERROR, "cannot create xdg_wm_base");
 		return false;
 	}
-	compositor->new_xdg_surface.notify = view_handle_new_xdg_surface;
-	wl_signal_add(&compositor->xdg_shell->events.new_surface, &compositor->new_xdg_surface);
 	return seat_init(compositor);
 }
 
@@ -87,10 +85,11 @@ struct dmabd_compositor *compositor_create(struct wl_display *display,
 	wl_list_init(&compositor->keyboards);
 	wl_list_init(&compositor->new_output.link);
 	wl_list_init(&compositor->new_input.link);
-	wl_list_init(&compositor->new_xdg_surface.link);
+	wl_list_init(&compositor->new_xdg_toplevel.link);
+	wl_list_init(&compositor->new_xdg_popup.link);
 	wl_list_init(&compositor->request_set_selection.link);
 
-	compositor->backend = backend_create(display, options);
+	compositor->backend = backend_create(compositor);
 	if (compositor->backend == NULL) {
 		wlr_log(WLR_ERROR, "cannot create the %s backend",
 			options->backend == DMABD_BACKEND_AUTO ? "auto" : "headless");
@@ -107,11 +106,10 @@ struct dmabd_compositor *compositor_create(struct wl_display *display,
 		wlr_log(WLR_ERROR, "cannot create an allocator");
 		goto error;
 	}
-	compositor->output_layout = wlr_output_layout_create();
+	compositor->output_layout = compat_output_layout_create(display);
 	compositor->scene = wlr_scene_create();
 	if (compositor->output_layout == NULL || compositor->scene == NULL ||
-			!wlr_scene_attach_output_layout(compositor->scene,
-				compositor->output_layout)) {
+			!compat_scene_attach_output_layout(compositor)) {
 		wlr_log(WLR_ERROR, "cannot create the scene");
 		goto error;
 	}
@@ -138,9 +136,8 @@ bool compositor_start(struct dmabd_compositor *compositor)
 			wlr_log(WLR_ERROR, "cannot add the headless output");
 			return false;
 		}
-		/* Gives wl_seat a keyboard, so focus can be observed by clients. */
-		if (wlr_headless_add_input_device(compositor->backend,
-				WLR_INPUT_DEVICE_KEYBOARD) == NULL) {
+		compositor->headless_keyboard = compat_headless_keyboard_create(compositor);
+		if (compositor->headless_keyboard == NULL) {
 			wlr_log(WLR_ERROR, "cannot add the headless keyboard");
 			return false;
 		}
@@ -167,7 +164,9 @@ void compositor_destroy(struct dmabd_compositor *compositor)
 	}
 	wl_list_remove(&compositor->new_output.link);
 	wl_list_remove(&compositor->new_input.link);
-	wl_list_remove(&compositor->new_xdg_surface.link);
+	wl_list_remove(&compositor->new_xdg_toplevel.link);
+	wl_list_remove(&compositor->new_xdg_popup.link);
+	compat_headless_keyboard_destroy(compositor->headless_keyboard);
 	/* Outputs and input devices go with the backend; they hold renderer buffers. */
 	wlr_backend_destroy(compositor->backend);
 	seat_finish(compositor);
@@ -175,11 +174,10 @@ void compositor_destroy(struct dmabd_compositor *compositor)
 	 * The layout before the scene: wlroots 0.15's wlr_scene_attach_output_layout()
 	 * listens for the scene's destruction on the layout's destroy signal, so the
 	 * layout's destroy handler is what frees that link, and it walks the scene.
+	 * Later generations accept either order.
 	 */
 	wlr_output_layout_destroy(compositor->output_layout);
-	if (compositor->scene != NULL) {
-		wlr_scene_node_destroy(&compositor->scene->node);
-	}
+	compat_scene_destroy(compositor->scene);
 	wlr_allocator_destroy(compositor->allocator);
 	wlr_renderer_destroy(compositor->renderer);
 	free(compositor);

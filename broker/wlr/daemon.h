@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * dmabrokerd's compositor: a small stacking wlroots 0.15 compositor that
- * serves the stock globals next to dmabroker-v1.
+ * dmabrokerd's compositor: a small stacking wlroots compositor that serves the
+ * stock globals next to dmabroker-v1. The calls that differ between wlroots
+ * generations go through compat.h.
  */
 #ifndef DMABD_DAEMON_H
 #define DMABD_DAEMON_H
@@ -15,6 +17,7 @@
 struct wlr_surface;
 struct wlr_xdg_surface;
 struct wlr_input_device;
+struct wlr_scene_output_layout;
 
 enum dmabd_backend {
 	DMABD_BACKEND_HEADLESS,
@@ -44,11 +47,15 @@ struct dmabd_compositor {
 	struct wl_display *display;
 	const struct dmabd_options *options;
 	struct wlr_backend *backend;
+	struct wlr_session *session; /* NULL unless --backend auto opened a seat */
 	struct wlr_renderer *renderer;
 	struct wlr_allocator *allocator;
 	struct wlr_output_layout *output_layout;
 	struct wlr_scene *scene;
+	struct wlr_scene_output_layout *scene_layout; /* NULL before wlroots 0.17 */
+	struct wlr_compositor *wlr_compositor;
 	struct wlr_xdg_shell *xdg_shell;
+	struct wlr_input_device *headless_keyboard; /* compat_headless_keyboard_create() */
 	struct wlr_seat *seat;
 
 	struct wl_list outputs; /* dmabd_output.link */
@@ -58,7 +65,9 @@ struct dmabd_compositor {
 
 	struct wl_listener new_output;
 	struct wl_listener new_input;
-	struct wl_listener new_xdg_surface;
+	/* compat_xdg_shell_create(): one shared signal, or one per role. */
+	struct wl_listener new_xdg_toplevel;
+	struct wl_listener new_xdg_popup;
 	struct wl_listener request_set_selection;
 };
 
@@ -72,10 +81,13 @@ void compositor_destroy(struct dmabd_compositor *compositor);
 
 void output_handle_new(struct wl_listener *listener, void *data);
 
-void view_handle_new_xdg_surface(struct wl_listener *listener, void *data);
+/* A new toplevel's or popup's xdg_surface, from compat_xdg_shell_create(). */
+void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surface *xdg_surface);
+void popup_create(struct wlr_xdg_surface *xdg_surface);
 
 bool seat_init(struct dmabd_compositor *compositor);
 void seat_handle_new_input(struct wl_listener *listener, void *data);
+void seat_add_input(struct dmabd_compositor *compositor, struct wlr_input_device *device);
 /* Keyboard focus on surface (NULL: none). */
 void seat_focus(struct dmabd_compositor *compositor, struct wlr_surface *surface);
 void seat_finish(struct dmabd_compositor *compositor);

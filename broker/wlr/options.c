@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokerd's command line. A bad value is a usage error (exit status 2) with
  * a message that names the option; availability (of an allocator, a seat) is

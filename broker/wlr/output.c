@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Outputs: the headless output at the requested mode, or whatever the DRM
  * backend finds at its preferred mode. Each frame renders the scene.
@@ -10,6 +11,7 @@
 #include <wlr/types/wlr_scene.h>
 #include <wlr/util/log.h>
 
+#include "compat.h"
 #include "daemon.h"
 
 struct dmabd_output {
@@ -28,7 +30,7 @@ static void output_handle_frame(struct wl_listener *listener, void *data)
 	if (scene_output == NULL) {
 		return;
 	}
-	if (!wlr_scene_output_commit(scene_output)) {
+	if (!compat_scene_output_commit(scene_output)) {
 		wlr_log(WLR_DEBUG, "output %s: frame not committed", output->wlr_output->name);
 	}
 	struct timespec now;
@@ -45,17 +47,6 @@ static void output_handle_destroy(struct wl_listener *listener, void *data)
 	free(output);
 }
 
-static bool output_configure(struct wlr_output *wlr_output, const struct dmabd_options *options)
-{
-	if (wlr_output_is_headless(wlr_output)) {
-		wlr_output_set_custom_mode(wlr_output, (int32_t)options->width,
-			(int32_t)options->height, options->refresh_mhz);
-	} else if (!wl_list_empty(&wlr_output->modes)) {
-		wlr_output_set_mode(wlr_output, wlr_output_preferred_mode(wlr_output));
-	}
-	wlr_output_enable(wlr_output, true);
-	return wlr_output_commit(wlr_output);
-}
 
 void output_handle_new(struct wl_listener *listener, void *data)
 {
@@ -67,7 +58,9 @@ void output_handle_new(struct wl_listener *listener, void *data)
 		wlr_log(WLR_ERROR, "output %s: cannot render to it", wlr_output->name);
 		return;
 	}
-	if (!output_configure(wlr_output, compositor->options)) {
+	const struct dmabd_options *options = compositor->options;
+	if (!compat_output_enable(wlr_output, wlr_output_is_headless(wlr_output),
+			(int32_t)options->width, (int32_t)options->height, options->refresh_mhz)) {
 		wlr_log(WLR_ERROR, "output %s: cannot enable it", wlr_output->name);
 		return;
 	}
@@ -83,8 +76,11 @@ void output_handle_new(struct wl_listener *listener, void *data)
 	output->destroy.notify = output_handle_destroy;
 	wl_signal_add(&wlr_output->events.destroy, &output->destroy);
 	wl_list_insert(compositor->outputs.prev, &output->link);
-	/* Adds the wl_output global and, through the scene, a scene output. */
-	wlr_output_layout_add_auto(compositor->output_layout, wlr_output);
+	/* Adds the wl_output global and a scene output. */
+	if (!compat_output_layout_add(compositor, wlr_output)) {
+		wlr_log(WLR_ERROR, "output %s: cannot add it to the layout", wlr_output->name);
+		return;
+	}
 	wlr_log(WLR_INFO, "output %s: %dx%d@%.3f Hz", wlr_output->name, wlr_output->width,
 		wlr_output->height, wlr_output->refresh / 1000.0);
 }

@@ -1,24 +1,25 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * wl_seat "seat0" with keyboards: the headless backend's virtual keyboard by
- * default, libinput's under --backend auto. Pointers are not handled: the
+ * wl_seat "seat0" with keyboards: a virtual keyboard under the headless backend
+ * (compat_headless_keyboard_create), libinput's under --backend auto. Pointers are not handled: the
  * daemon places windows itself and clients have nothing to click.
  */
 #include <stdlib.h>
-#include <wlr/backend.h>
 #include <wlr/backend/session.h>
 #include <wlr/types/wlr_data_device.h>
 #include <wlr/types/wlr_input_device.h>
 #include <wlr/types/wlr_keyboard.h>
 #include <wlr/types/wlr_seat.h>
-#include <wlr/types/wlr_surface.h>
 #include <wlr/util/log.h>
 #include <xkbcommon/xkbcommon.h>
 
+#include "compat.h"
 #include "daemon.h"
 
 struct dmabd_keyboard {
 	struct dmabd_compositor *compositor;
 	struct wlr_input_device *device;
+	struct wlr_keyboard *wlr_keyboard;
 	struct wl_listener key;
 	struct wl_listener modifiers;
 	struct wl_listener destroy;
@@ -34,8 +35,8 @@ static void seat_update_capabilities(struct dmabd_compositor *compositor)
 /* Ctrl+Alt+Fn switches virtual terminals on a real seat, as users expect. */
 static bool keyboard_switch_vt(struct dmabd_keyboard *keyboard, uint32_t keycode)
 {
-	struct wlr_session *session = wlr_backend_get_session(keyboard->compositor->backend);
-	struct wlr_keyboard *wlr_keyboard = keyboard->device->keyboard;
+	struct wlr_session *session = keyboard->compositor->session;
+	struct wlr_keyboard *wlr_keyboard = keyboard->wlr_keyboard;
 	if (session == NULL || wlr_keyboard->xkb_state == NULL) {
 		return false;
 	}
@@ -53,22 +54,23 @@ static bool keyboard_switch_vt(struct dmabd_keyboard *keyboard, uint32_t keycode
 static void keyboard_handle_key(struct wl_listener *listener, void *data)
 {
 	struct dmabd_keyboard *keyboard = wl_container_of(listener, keyboard, key);
-	struct wlr_event_keyboard_key *event = data;
-	if (event->state == WL_KEYBOARD_KEY_STATE_PRESSED &&
-			keyboard_switch_vt(keyboard, event->keycode)) {
+	struct compat_key_event event;
+	compat_key_event_get(data, &event);
+	if (event.state == WL_KEYBOARD_KEY_STATE_PRESSED &&
+			keyboard_switch_vt(keyboard, event.keycode)) {
 		return;
 	}
 	struct wlr_seat *seat = keyboard->compositor->seat;
-	wlr_seat_set_keyboard(seat, keyboard->device);
-	wlr_seat_keyboard_notify_key(seat, event->time_msec, event->keycode, event->state);
+	compat_seat_set_keyboard(seat, keyboard->device);
+	wlr_seat_keyboard_notify_key(seat, event.time_msec, event.keycode, event.state);
 }
 
 static void keyboard_handle_modifiers(struct wl_listener *listener, void *data)
 {
 	struct dmabd_keyboard *keyboard = wl_container_of(listener, keyboard, modifiers);
 	struct wlr_seat *seat = keyboard->compositor->seat;
-	wlr_seat_set_keyboard(seat, keyboard->device);
-	wlr_seat_keyboard_notify_modifiers(seat, &keyboard->device->keyboard->modifiers);
+	compat_seat_set_keyboard(seat, keyboard->device);
+	wlr_seat_keyboard_notify_modifiers(seat, &keyboard->wlr_keyboard->modifiers);
 }
 
 static void keyboard_handle_destroy(struct wl_listener *listener, void *data)
@@ -100,7 +102,8 @@ static bool keyboard_set_default_keymap(struct wlr_keyboard *wlr_keyboard)
 
 static void keyboard_create(struct dmabd_compositor *compositor, struct wlr_input_device *device)
 {
-	if (!keyboard_set_default_keymap(device->keyboard)) {
+	struct wlr_keyboard *wlr_keyboard = compat_keyboard_from_device(device);
+	if (!keyboard_set_default_keymap(wlr_keyboard)) {
 		wlr_log(WLR_ERROR, "keyboard %s: cannot compile the default keymap", device->name);
 		return;
 	}
@@ -111,25 +114,30 @@ static void keyboard_create(struct dmabd_compositor *compositor, struct wlr_inpu
 	}
 	keyboard->compositor = compositor;
 	keyboard->device = device;
-	wlr_keyboard_set_repeat_info(device->keyboard, 25, 600);
+	keyboard->wlr_keyboard = wlr_keyboard;
+	wlr_keyboard_set_repeat_info(wlr_keyboard, 25, 600);
 	keyboard->key.notify = keyboard_handle_key;
-	wl_signal_add(&device->keyboard->events.key, &keyboard->key);
+	wl_signal_add(&wlr_keyboard->events.key, &keyboard->key);
 	keyboard->modifiers.notify = keyboard_handle_modifiers;
-	wl_signal_add(&device->keyboard->events.modifiers, &keyboard->modifiers);
+	wl_signal_add(&wlr_keyboard->events.modifiers, &keyboard->modifiers);
 	keyboard->destroy.notify = keyboard_handle_destroy;
 	wl_signal_add(&device->events.destroy, &keyboard->destroy);
 	wl_list_insert(&compositor->keyboards, &keyboard->link);
-	wlr_seat_set_keyboard(compositor->seat, device);
+	compat_seat_set_keyboard(compositor->seat, device);
 	seat_update_capabilities(compositor);
+}
+
+void seat_add_input(struct dmabd_compositor *compositor, struct wlr_input_device *device)
+{
+	if (device->type == WLR_INPUT_DEVICE_KEYBOARD) {
+		keyboard_create(compositor, device);
+	}
 }
 
 void seat_handle_new_input(struct wl_listener *listener, void *data)
 {
 	struct dmabd_compositor *compositor = wl_container_of(listener, compositor, new_input);
-	struct wlr_input_device *device = data;
-	if (device->type == WLR_INPUT_DEVICE_KEYBOARD) {
-		keyboard_create(compositor, device);
-	}
+	seat_add_input(compositor, data);
 }
 
 void seat_focus(struct dmabd_compositor *compositor, struct wlr_surface *surface)

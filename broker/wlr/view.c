@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xdg toplevels: stacking placement and keyboard focus.
  *
@@ -15,6 +16,7 @@
 #include <wlr/util/box.h>
 #include <wlr/util/log.h>
 
+#include "compat.h"
 #include "daemon.h"
 
 #define CASCADE_STEP 32
@@ -26,6 +28,7 @@ struct dmabd_view {
 	bool placed;
 	struct wl_listener map;
 	struct wl_listener unmap;
+	struct wl_listener commit;
 	struct wl_listener destroy;
 	struct wl_listener request_maximize;
 	struct wl_listener request_fullscreen;
@@ -41,10 +44,10 @@ static struct wlr_box placement_area(struct dmabd_compositor *compositor)
 	if (!wl_list_empty(&compositor->output_layout->outputs)) {
 		struct wlr_output_layout_output *first = wl_container_of(
 			compositor->output_layout->outputs.next, first, link);
-		struct wlr_box *output_box =
-			wlr_output_layout_get_box(compositor->output_layout, first->output);
-		if (output_box != NULL) {
-			box = *output_box;
+		struct wlr_box output_box;
+		if (compat_output_layout_get_box(compositor->output_layout, first->output,
+				&output_box)) {
+			box = output_box;
 		}
 	}
 	return box;
@@ -81,13 +84,13 @@ static void view_focus(struct dmabd_view *view)
 	struct dmabd_compositor *compositor = view->compositor;
 	struct dmabd_view *previous = focused_view(compositor);
 	if (previous != NULL && previous != view) {
-		wlr_xdg_toplevel_set_activated(previous->xdg_surface, false);
+		compat_xdg_toplevel_set_activated(previous->xdg_surface, false);
 	}
 	/* An unmapped view's link is empty, so this also adds a newly mapped one. */
 	wl_list_remove(&view->link);
 	wl_list_insert(&compositor->views, &view->link);
 	wlr_scene_node_raise_to_top(view->scene_node);
-	wlr_xdg_toplevel_set_activated(view->xdg_surface, true);
+	compat_xdg_toplevel_set_activated(view->xdg_surface, true);
 	seat_focus(compositor, view->xdg_surface->surface);
 }
 
@@ -123,6 +126,7 @@ static void view_handle_destroy(struct wl_listener *listener, void *data)
 	struct dmabd_view *view = wl_container_of(listener, view, destroy);
 	wl_list_remove(&view->map.link);
 	wl_list_remove(&view->unmap.link);
+	wl_list_remove(&view->commit.link);
 	wl_list_remove(&view->destroy.link);
 	wl_list_remove(&view->request_maximize.link);
 	wl_list_remove(&view->request_fullscreen.link);
@@ -150,14 +154,24 @@ static void view_handle_request_fullscreen(struct wl_listener *listener, void *d
 	view_reply_configure(view);
 }
 
-static void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surface *xdg_surface)
+static void view_handle_commit(struct wl_listener *listener, void *data)
+{
+	struct dmabd_view *view = wl_container_of(listener, view, commit);
+	if (compat_xdg_surface_needs_initial_configure(view->xdg_surface)) {
+		/* Size 0x0: the client chooses. */
+		wlr_xdg_surface_schedule_configure(view->xdg_surface);
+	}
+}
+
+void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surface *xdg_surface)
 {
 	struct dmabd_view *view = calloc(1, sizeof(*view));
 	if (view == NULL) {
 		wl_resource_post_no_memory(xdg_surface->resource);
 		return;
 	}
-	view->scene_node = wlr_scene_xdg_surface_create(&compositor->scene->node, xdg_surface);
+	view->scene_node = compat_scene_xdg_surface_create(compat_scene_root(compositor->scene),
+		xdg_surface);
 	if (view->scene_node == NULL) {
 		free(view);
 		wl_resource_post_no_memory(xdg_surface->resource);
@@ -170,9 +184,11 @@ static void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surf
 	wl_list_init(&view->link);
 
 	view->map.notify = view_handle_map;
-	wl_signal_add(&xdg_surface->events.map, &view->map);
+	wl_signal_add(compat_xdg_surface_map_signal(xdg_surface), &view->map);
 	view->unmap.notify = view_handle_unmap;
-	wl_signal_add(&xdg_surface->events.unmap, &view->unmap);
+	wl_signal_add(compat_xdg_surface_unmap_signal(xdg_surface), &view->unmap);
+	view->commit.notify = view_handle_commit;
+	wl_signal_add(&xdg_surface->surface->events.commit, &view->commit);
 	view->destroy.notify = view_handle_destroy;
 	wl_signal_add(&xdg_surface->events.destroy, &view->destroy);
 	struct wlr_xdg_toplevel *toplevel = xdg_surface->toplevel;
@@ -182,37 +198,51 @@ static void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surf
 	wl_signal_add(&toplevel->events.request_fullscreen, &view->request_fullscreen);
 }
 
-static void popup_create(struct wlr_xdg_surface *xdg_surface)
+/* A popup needs its initial configure; its scene node goes with its xdg_surface. */
+struct dmabd_popup {
+	struct wlr_xdg_surface *xdg_surface;
+	struct wl_listener commit;
+	struct wl_listener destroy;
+};
+
+static void popup_handle_commit(struct wl_listener *listener, void *data)
 {
-	struct wlr_surface *parent = xdg_surface->popup->parent;
-	if (parent == NULL || !wlr_surface_is_xdg_surface(parent)) {
-		return;
-	}
-	struct wlr_xdg_surface *xdg_parent = wlr_xdg_surface_from_wlr_surface(parent);
-	struct wlr_scene_node *parent_node = xdg_parent->data;
-	if (parent_node == NULL) {
-		return;
-	}
-	/* The scene node goes with the popup's xdg_surface. */
-	xdg_surface->data = wlr_scene_xdg_surface_create(parent_node, xdg_surface);
-	if (xdg_surface->data == NULL) {
-		wl_resource_post_no_memory(xdg_surface->resource);
+	struct dmabd_popup *popup = wl_container_of(listener, popup, commit);
+	if (compat_xdg_surface_needs_initial_configure(popup->xdg_surface)) {
+		wlr_xdg_surface_schedule_configure(popup->xdg_surface);
 	}
 }
 
-void view_handle_new_xdg_surface(struct wl_listener *listener, void *data)
+static void popup_handle_destroy(struct wl_listener *listener, void *data)
 {
-	struct dmabd_compositor *compositor =
-		wl_container_of(listener, compositor, new_xdg_surface);
-	struct wlr_xdg_surface *xdg_surface = data;
-	switch (xdg_surface->role) {
-	case WLR_XDG_SURFACE_ROLE_TOPLEVEL:
-		view_create(compositor, xdg_surface);
-		break;
-	case WLR_XDG_SURFACE_ROLE_POPUP:
-		popup_create(xdg_surface);
-		break;
-	case WLR_XDG_SURFACE_ROLE_NONE:
-		break;
+	struct dmabd_popup *popup = wl_container_of(listener, popup, destroy);
+	wl_list_remove(&popup->commit.link);
+	wl_list_remove(&popup->destroy.link);
+	free(popup);
+}
+
+void popup_create(struct wlr_xdg_surface *xdg_surface)
+{
+	struct dmabd_popup *popup = calloc(1, sizeof(*popup));
+	if (popup == NULL) {
+		wl_resource_post_no_memory(xdg_surface->resource);
+		return;
+	}
+	popup->xdg_surface = xdg_surface;
+	popup->commit.notify = popup_handle_commit;
+	wl_signal_add(&xdg_surface->surface->events.commit, &popup->commit);
+	popup->destroy.notify = popup_handle_destroy;
+	wl_signal_add(&xdg_surface->events.destroy, &popup->destroy);
+
+	struct wlr_surface *parent = xdg_surface->popup->parent;
+	struct wlr_xdg_surface *xdg_parent =
+		parent != NULL ? compat_xdg_surface_from_surface(parent) : NULL;
+	struct wlr_scene_node *parent_node = xdg_parent != NULL ? xdg_parent->data : NULL;
+	if (parent_node == NULL) {
+		return;
+	}
+	xdg_surface->data = compat_scene_xdg_surface_create(parent_node, xdg_surface);
+	if (xdg_surface->data == NULL) {
+		wl_resource_post_no_memory(xdg_surface->resource);
 	}
 }

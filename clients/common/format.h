@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pixel formats dmabroker supports, by DRM fourcc code: name and bytes per
  * pixel. Shared by the example clients and the tests that check their output.

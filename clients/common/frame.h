@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The frames dmab-share publishes and dmab-view verifies: the frame pattern
  * (pattern.h) with a 16-byte header at the start of row 0, four little-endian

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Waiting for Wayland events with a timeout, a monotonic clock and quit signals. */
 #ifndef DMAB_CLIENTS_LOOP_H
 #define DMAB_CLIENTS_LOOP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command-line and reporting helpers shared by the example clients. */
 #ifndef DMAB_CLIENTS_OPTIONS_H
 #define DMAB_CLIENTS_OPTIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The frame pattern that dmab-paint and dmab-share draw. Every pixel is a pure
  * function of its position and the frame number, so a test can recompute any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <dmabroker/client.h>
 
 #include "loop.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ring of broker buffers dmab-share writes frames into and dmab-view reads
  * them from, one attachment on each. Each side passes the ring hand over hand:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A few broker buffers a client renders into through mmap and shows in its
  * window. Each slot has its own attachment (read_write, mapped for writing)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Checks the frame pattern and the frame checksum against their documented
  * definitions (pattern.h, frame.h), written out again here independently.

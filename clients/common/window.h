@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A fixed-size xdg_toplevel for the example clients: binds wl_compositor and
  * xdg_wm_base on the client's display, answers pings, acks configures and

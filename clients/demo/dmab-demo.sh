@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: dmabrokerd headless, dmab-paint and a dmab-share/dmab-view pair composited by
 # it, and a screenshot of the output written to OUT (default: dmabroker-demo.png).
 #
@@ -20,10 +21,17 @@ trap cleanup EXIT
 
 export XDG_RUNTIME_DIR=$runtime
 coproc daemon { exec "$build/broker/dmabrokerd" --width 1024 --height 600; }
-pids+=("$daemon_PID")
-read -r line <&"${daemon[0]}"
+# bash unsets daemon_PID and daemon[] as soon as it reaps the coprocess, which may be at any
+# point once the daemon has exited: keep copies, and never read the originals again.
+daemon_pid=$daemon_PID
+exec {daemon_out}<&"${daemon[0]}"
+pids+=("$daemon_pid")
+if ! read -r line <&"$daemon_out" || [[ $line != WAYLAND_DISPLAY=* ]]; then
+	echo "dmab-demo: dmabrokerd did not start (see its messages above)" >&2
+	exit 1
+fi
 export WAYLAND_DISPLAY=${line#WAYLAND_DISPLAY=}
-echo "dmab-demo: dmabrokerd is up on $WAYLAND_DISPLAY (pid $daemon_PID)"
+echo "dmab-demo: dmabrokerd is up on $WAYLAND_DISPLAY (pid $daemon_pid)"
 
 "$build/clients/dmab-paint" --frames "$frames" &
 paint=$!
@@ -45,6 +53,6 @@ wait "$paint"
 wait "$view"
 kill -TERM "$share"
 wait "$share"
-kill -TERM "$daemon_PID"
-wait "$daemon_PID"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
 echo "dmab-demo: screenshot of the composited output: $out"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-info: prints what a dmabroker knows, like wayland-info for the broker
  * or the kernel's dma-buf bufinfo: formats, limits, allocator backends, and

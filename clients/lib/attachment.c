@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <linux/dma-buf.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libdmabroker-client internals shared by client.c, buffer.c and attachment.c. */
 #ifndef DMAB_CLIENT_PRIVATE_H
 #define DMAB_CLIENT_PRIVATE_H

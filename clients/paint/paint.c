@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-paint: a producer. Renders the frame pattern through mmap into broker
  * buffers, bracketing every write, and shows them in a toplevel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-share: publishes a stream of frames through a ring of broker buffers
  * that other clients import read-only, and shows a copy in a toplevel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-view: imports the ring of read-only buffers dmab-share publishes, reads
  * every frame inside a READ bracket, checks its sequence number and checksum,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-client: the client side of dmabroker-v1.
  *
@@ -22,6 +23,10 @@
 #include <stdint.h>
 
 #include "dmabroker-v1-client-protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct wl_display;
 struct wl_buffer;
@@ -148,5 +153,9 @@ int dmab_client_attachment_set_acquire_fence(struct dmab_client_attachment *att,
 
 /* DMA_BUF_IOCTL_SYNC on fd, restarting on EINTR/EAGAIN. 0 or a negative errno. */
 int dmab_client_dmabuf_sync(int fd, bool start, uint32_t direction);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libdmabroker-server: embed the dmabroker-v1 broker in a Wayland compositor.
  *
@@ -12,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct wl_display;
 struct wl_resource;
@@ -168,5 +173,9 @@ int dmab_server_read_get_error(const struct dmab_server_read *read);
 void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dmab_pixels *pixels);
 /* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */
 void dmab_server_read_end(struct dmab_server_read *read);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * libdmabroker-wlr: composite dmabroker wl_buffers in a wlroots 0.15 compositor.
+ * libdmabroker-wlr: composite dmabroker wl_buffers in a wlroots compositor
+ * (wlroots 0.15 or 0.18: the library is built against one of them, and its
+ * pkg-config file requires that one).
  *
  * The adapter turns every wl_buffer made by dmabroker_manager_v1.get_wl_buffer
  * into one wlr_buffer whose data pointer is the broker's read-only mapping, so
@@ -12,28 +15,36 @@
  *
  * Lifetime: create the adapter after dmab_server_create() and before clients
  * connect; destroy it after wl_display_destroy_clients() and before
- * dmab_server_destroy(). wlroots 0.15 keeps buffer resource interfaces in a
- * process-wide registry that cannot be unregistered, so one adapter exists per
- * process at a time.
+ * dmab_server_destroy(). Each wl_display has at most one adapter; adapters of
+ * different displays are independent.
  *
- * Compile with -DWLR_USE_UNSTABLE, like wlroots 0.15 itself requires.
+ * Compile with -DWLR_USE_UNSTABLE, like wlroots itself requires.
  */
 #ifndef DMABROKER_WLR_H
 #define DMABROKER_WLR_H
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wl_display;
 struct wlr_buffer;
+struct wlr_compositor;
 
 struct dmab_wlr_adapter;
 
 /*
  * Registers the broker's wl_buffers with wlroots and watches wl_surface.commit
- * on the display. Returns NULL with errno set: EBUSY if an adapter already
- * exists, ENOMEM on allocation failure.
+ * on the display: through compositor's surfaces (wlroots 0.18: their
+ * client_commit signal), or through a protocol logger on the display (wlroots
+ * 0.15, where compositor may be NULL). Returns NULL with errno set: EBUSY if
+ * the display already has an adapter, EINVAL if display is NULL or (0.18)
+ * compositor is NULL, ENOMEM on allocation failure.
  */
-struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display);
+struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display,
+	struct wlr_compositor *compositor);
 /*
  * Ends every read the adapter holds and releases held commits. wlr_buffers that
  * wlroots still locks stay valid but report no data. NULL is a no-op.
@@ -42,5 +53,9 @@ void dmab_wlr_adapter_destroy(struct dmab_wlr_adapter *adapter);
 
 /* True if the wlr_buffer wraps a broker wl_buffer. */
 bool dmab_wlr_buffer_is_broker(const struct wlr_buffer *buffer);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

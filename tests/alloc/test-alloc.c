@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocator backends: the set, buffer objects and their fds, against the
  * backend named by $DMAB_TEST_ALLOCATOR (memfd by default; the kernel tier

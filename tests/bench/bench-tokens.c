@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Share+revoke cycles on one buffer, as a hostile client can run them: the
  * process's RSS and the latency of importing another buffer's live token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The test harness shared by every suite: each test runs in a forked child
  * under an alarm, the child's open fds are compared before and after the test,

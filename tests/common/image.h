@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Screenshots as the e2e and kernel tiers read them: grim's binary PPM (P6,
  * maxval 255) parsed into packed RGB rows.

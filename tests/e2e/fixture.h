@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The e2e fixture: a private XDG_RUNTIME_DIR, the real dmabrokerd on it, and
  * child processes (example and stock clients) whose stdout and stderr go to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A small JSON reader for dmab-info --json: parses a whole document into a
  * tree. Strings keep \u escapes outside ASCII as '?', which the tests never

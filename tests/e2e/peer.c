@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-e2e-peer: clients that do to each other what a hostile client would,
  * against the real daemon, for the e2e tier. Each scenario is one command and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * e2e: the real dmabrokerd on a private XDG_RUNTIME_DIR, with the example
  * clients and stock clients against it. What reaches the screen is checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz-server: libFuzzer over libdmabroker-server's request handling, at the
  * wire level.

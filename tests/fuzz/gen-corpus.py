@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz-server: valid flows and one input per protocol error.
 
 The inputs are in the format fuzz-server.c reads (README.md describes it); this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Runs LLVMFuzzerTestOneInput over files, without libFuzzer: the corpus
  * replay that every build can run, and a way to reproduce a crash under gdb

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf-client: a plain zwp_linux_dmabuf_v1 client, as a GPU client would be
  * but with no GPU. It allocates its own dma-buf (a udmabuf over a sealed

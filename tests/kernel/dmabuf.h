@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A client's own dma-buf, as a GPU client has one, and its wl_buffer through
  * zwp_linux_dmabuf_v1: a udmabuf over a memfd sealed against shrinking, mapped

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """extract-vmlinux.py BZIMAGE OUT: write the ELF vmlinux embedded in an x86 bzImage.
 
 qemu can boot an ELF vmlinux directly through its PVH entry point (kernel built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fence-compositor: the compositor waits for kernel fences before it shows a
  * frame. Runs in the real-kernel tier's guest, where vgem gives real,

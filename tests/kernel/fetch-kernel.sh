@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # fetch-kernel.sh - download and cache the guest kernel for the real-kernel test tier.
 #
 # Resolves the versioned image package behind Debian's `linux-image-amd64`
@@ -28,6 +29,7 @@
 #   DMAB_KERNEL_REFRESH  1: query the archive even if a kernel is cached
 #   DMAB_KERNEL_SUITE    Debian suite (default bookworm-backports)
 #   DMAB_KERNEL_META     metapackage (default linux-image-amd64)
+#   DMAB_KERNEL_QUIET_CACHED  non-empty: say nothing when the kernel is cached
 #   DMAB_DEBIAN_MIRROR   archive URL (default: the machine's configured Debian
 #                        mirror, else http://deb.debian.org/debian)
 #
@@ -54,7 +56,8 @@ cached_dir() {
 }
 
 if [[ ${DMAB_KERNEL_REFRESH:-0} != 1 ]] && d=$(cached_dir); then
-	log "cached kernel: $(cat "$d/package") $(cat "$d/version")"
+	[[ -n ${DMAB_KERNEL_QUIET_CACHED:-} ]] ||
+		log "cached kernel: $(cat "$d/package") $(cat "$d/version")"
 	echo "$d"
 	exit 0
 fi
@@ -95,7 +98,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -r $KEYRING ]] || die "$KEYRING not found (apt-get install debian-archive-keyring)"
 
 APTDIR=$CACHE/apt
-mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/etc"
+mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/etc/sources.list.d"
 : >"$APTDIR/status" # empty dpkg status: the host's installed packages are irrelevant
 echo "deb [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APTDIR/etc/sources.list"
 cat >"$APTDIR/etc/apt.conf" <<EOF
@@ -105,7 +108,7 @@ Dir::State::status "$APTDIR/status";
 Dir::Cache "$APTDIR";
 Dir::Cache::archives "$APTDIR/archives";
 Dir::Etc::SourceList "$APTDIR/etc/sources.list";
-Dir::Etc::SourceParts "/nonexistent";
+Dir::Etc::SourceParts "$APTDIR/etc/sources.list.d";
 Dir::Etc::Preferences "/nonexistent";
 Dir::Etc::PreferencesParts "/nonexistent";
 APT::Architecture "amd64";
@@ -157,12 +160,21 @@ DEST=$CACHE/$NAME
 if [[ -f $DEST/COMPLETE ]]; then
 	log "$PKG $VER already cached"
 else
-	log "downloading $PKG $VER"
+	SIZE=$({ apt-cache show --no-all-versions "$PKG" 2>/dev/null || true; } |
+		awk '/^Size:/ { printf "%.0f MiB", $2 / 1048576; exit }')
+	log "downloading $PKG $VER (${SIZE:-size unknown}) from $MIRROR into $CACHE;" \
+		"this happens once"
 	TMP=$(mktemp -d "$CACHE/.tmp.$NAME.XXXXXX")
 	trap 'rm -rf "$TMP"' EXIT
 	# as root, apt downloads as _apt: give it a directory it may write to
 	chmod 0777 "$TMP"
-	(cd "$TMP" && run_apt apt-get -q download "$PKG=$VER")
+	# apt's own progress: a live bar on a terminal, its Get:/Fetched lines elsewhere.
+	if [[ -t 2 ]]; then
+		(cd "$TMP" && apt-get download "$PKG=$VER" >&2) || die "downloading $PKG failed"
+	else
+		(cd "$TMP" && apt-get download "$PKG=$VER" 2>&1 | sed -u "s/^/$PROG: /" >&2) ||
+			die "downloading $PKG failed"
+	fi
 	DEB=$(find "$TMP" -maxdepth 1 -name '*.deb' -print -quit)
 	[[ -n $DEB ]] || die "apt-get download produced no .deb"
 	chmod 0755 "$TMP"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # guest-tests.sh - the real-kernel tier's test list; runs INSIDE the VM.
 #
 # run-tier.sh boots a guest whose / is the host's / (read-only over 9p, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kernel-facts.c - measure, on real kernel dma-bufs, the behaviour dmabroker
  * relies on. Runs inside the real-kernel tier VM (tests/kernel/run-tier.sh).

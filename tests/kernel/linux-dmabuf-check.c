@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linux-dmabuf-check: dmabrokerd composites a stock-style zwp_linux_dmabuf_v1
  * client on a machine without a GPU. $DMABUF_CLIENT (dmabuf-client.c) brings

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the real-kernel tier's compositor checks share: the tier's marker
  * lines, dmabrokerd started on the test's own XDG_RUNTIME_DIR, and grim

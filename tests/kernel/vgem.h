@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vgem.h - the vgem driver's private ioctls.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The compositor's side of the protocol tests: reads of a client's wl_buffer
  * through dmab_server_read_*, run on the server thread with fixture_run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the protocol tests cover, checked against the errors and reasons that
  * the XML declares (test-coverage.c).

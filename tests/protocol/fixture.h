@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The protocol tier's fixture: a libwayland-server display with a dmab_server
  * on a thread of its own, and clients over socketpairs in the same process.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Lists the protocol errors and failure reasons of wayland-scanner client headers.
 
 The protocol tests compare these tables with the errors and reasons they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Acquire fences with eventfds, which every kernel has: a writer that ends its
  * bracket while its device work is pending holds back readers and the

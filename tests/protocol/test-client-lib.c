@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libdmabroker-client against a real server: binding, errors, lost connections. */
 #include <drm_fourcc.h>
 #include <errno.h>

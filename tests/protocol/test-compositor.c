@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wl_buffers of broker buffers and the compositor's read API: the compositor
  * is a reader whose READ bracket orders against the client's brackets.

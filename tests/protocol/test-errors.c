@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One test per protocol error of dmabroker-v1: each sends the offending
  * request through raw proxies and checks the error's interface, code and

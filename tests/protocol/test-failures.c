@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One test per failed reason: conditions a correct client can meet, reported
  * by non-fatal failed events and mapped to errnos by libdmabroker-client.

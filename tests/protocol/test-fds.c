@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fds the broker hands out keep the dma-buf contract: read-only where the
  * map is, sealed against resizing, close-on-exec, sized by lseek; imported

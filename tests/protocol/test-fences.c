@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fences as pollable fds: the write fence, the read fences, and the signaled event. */
 #include <drm_fourcc.h>
 #include <errno.h>

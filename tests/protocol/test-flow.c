@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Buffers shared between clients: the whole create → share → import → map →
  * bracket flow, the ordering of brackets, clients that die inside a bracket,

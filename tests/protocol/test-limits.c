@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Limits per peer uid, over all of its connections, and the fd headroom: a
  * uid cannot take more than its share by opening more connections, and an

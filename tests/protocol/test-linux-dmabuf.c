@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zwp_linux_dmabuf_v1 version 3 as the server library serves it: stock
  * clients' buffers become broker wl_buffers that the compositor read API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A read-only importer must not be able to change the producer's pixels by any
  * route: a writable or mprotect'ed mapping, write, ftruncate, fallocate,

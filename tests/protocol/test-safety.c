@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sharing between clients that do not trust each other: what one client can
  * do to another through brackets, tokens and constraints, and the authority

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Share tokens and introspection. */
 #include <drm_fourcc.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Real dma-bufs and the kernel's fences: sync_files from a dma-buf's implicit
  * fences, sync_file acquire fences, and vgem's fences (tests/kernel/vgem.h)

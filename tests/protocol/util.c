@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -48,13 +49,22 @@ void expect_protocol_error(struct wl_display *display, const struct wl_interface
 	CHECK(got != NULL);
 	CHECK_STR_EQ(got->name, iface->name);
 	CHECK_EQ(got_code, code);
-	/* libwayland logs "iface@id: error code: message". */
-	char prefix[128];
-	snprintf(prefix, sizeof(prefix), "%s@%u: error %u: ", iface->name, id, code);
+	/* libwayland logs "iface@id: error code: message"; 1.23 writes "iface#id" instead. */
 	const char *log = util_last_client_log();
-	if (strncmp(log, prefix, strlen(prefix)) != 0)
-		dmab_test_fail(__FILE__, __LINE__, "error log \"%s\" lacks \"%s\"", log, prefix);
-	const char *message = log + strlen(prefix);
+	char prefix[128];
+	size_t prefix_len = 0;
+	for (const char *separator = "@#"; *separator != '\0' && prefix_len == 0; separator++) {
+		snprintf(prefix, sizeof(prefix), "%s%c%u: error %u: ", iface->name, *separator,
+			id, code);
+		if (strncmp(log, prefix, strlen(prefix)) == 0) {
+			prefix_len = strlen(prefix);
+		}
+	}
+	if (prefix_len == 0) {
+		dmab_test_fail(__FILE__, __LINE__, "error log \"%s\" lacks \"%s@%u: error %u: \" "
+			"(or %s#%u)", log, iface->name, id, code, iface->name, id);
+	}
+	const char *message = log + prefix_len;
 	if (strlen(message) < 8)
 		dmab_test_fail(__FILE__, __LINE__, "error message too short: \"%s\"", log);
 	printf("# %s", log);

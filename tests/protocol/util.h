@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers of the protocol tests: raw proxies, waits, patterns, introspection. */
 #ifndef DMAB_TEST_PROTOCOL_UTIL_H
 #define DMAB_TEST_PROTOCOL_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Access brackets: the FIFO of waiters, and every misuse of map and access. */
 #include <string.h>
 

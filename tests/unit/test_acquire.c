@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Acquire fences: a WRITE bracket whose device work is still running keeps
  * the write fence held after end_access, until the acquire fence signals.

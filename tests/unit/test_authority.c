@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The creator's authority and the lineage of access: revocation through
  * grants, the hold bound on a fake clock, admission of constraints and who

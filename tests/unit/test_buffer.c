@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Buffer lifetime: references, release at the last one, lazy allocation, introspection. */
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Validation of create_buffer and import_dmabuf requests, at their boundaries. */
 #include <drm_fourcc.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fences: callbacks, create_all, fd export, and the buffer's read and write fences. */
 #include <errno.h>
 #include <fcntl.h>

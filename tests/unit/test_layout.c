@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Constraint collation, the layout it plans, and migration to stricter storage. */
 #include <drm_fourcc.h>
 #include <string.h>

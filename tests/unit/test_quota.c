@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-account quotas on buffers, bytes, attachments and tokens, and their release. */
 #include <drm_fourcc.h>
 #include <fcntl.h>

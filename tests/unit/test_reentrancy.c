@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Callbacks that call back into the core, destroying what they were called for. */
 #include <string.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Share tokens: their form, imports, revocation, and the buffer references they hold. */
 #include <stdio.h>
 #include <string.h>

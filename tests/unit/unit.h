@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the core's unit tests. */
 #ifndef DMAB_TEST_UNIT_H
 #define DMAB_TEST_UNIT_H
