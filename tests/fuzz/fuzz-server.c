@@ -81,7 +81,7 @@ struct protocol_enum_entry {
 
 /* The fuzz server's bound on a bracket that keeps an owner's writer waiting, and the sleeps of op 9 past it */
 #define MAX_HOLD_MS 20
-#define MAX_HOLDS 2
+#define MAX_HOLDS 1
 #define NOBODY 65534
 
 #define MODE_MASK 0x03
@@ -1603,12 +1603,30 @@ enum control {
 	CONTROL_COUNT,
 };
 
+/* A bracket was begun, and neither answered nor ended: only then is a sleep worth it. */
+static bool bracket_waiting(const struct fuzz *fuzz)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		const struct slot *slot = &fuzz->slots[i];
+
+		for (size_t j = 0; j < slot->n_objects; j++) {
+			const struct serials *s = &slot->objects[j].serials;
+
+			if (!s->failed && s->begins > s->ready && s->begins > s->end_sent) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* At most MAX_HOLDS per input, and only with a bracket waiting, to keep fuzzing fast. */
 static void hold(struct fuzz *fuzz)
 {
 	struct timespec delay = { .tv_nsec = (MAX_HOLD_MS + 5) * 1000000L };
 
 	flush(fuzz);
-	if (fuzz->holds++ < MAX_HOLDS) {
+	if (bracket_waiting(fuzz) && fuzz->holds++ < MAX_HOLDS) {
 		while (nanosleep(&delay, &delay) < 0 && errno == EINTR) {
 		}
 	}
