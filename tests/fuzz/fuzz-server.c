@@ -711,6 +711,37 @@ static void check_info(uint32_t id, const struct event_arg *args)
 		die("dmabroker_buffer_v1@%u.info: access %u", id, access);
 }
 
+#define DIRECTIONS (DMABROKER_ATTACHMENT_V1_DIRECTION_READ | DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE)
+#define USAGES (DMABROKER_MANAGER_V1_USAGE_CPU_READ | DMABROKER_MANAGER_V1_USAGE_CPU_WRITE | \
+	DMABROKER_MANAGER_V1_USAGE_COMPOSITE | DMABROKER_MANAGER_V1_USAGE_SHARE)
+
+/* Introspection: enums in range, and an attachment's bracket only where it can be. */
+static void check_introspection(uint32_t id, uint32_t opcode, const struct event_arg *args)
+{
+	if (opcode == DMABROKER_INFO_V1_ALLOCATOR &&
+			args[1].u > DMABROKER_INFO_V1_ALLOCATOR_STATE_IN_USE) {
+		die("dmabroker_info_v1@%u.allocator: state %u", id, args[1].u);
+	}
+	if (opcode == DMABROKER_INFO_V1_BUFFER && (args[11].u > 1 || (args[13].u & ~USAGES))) {
+		die("dmabroker_info_v1@%u.buffer: write_fence %u, usage %#x", id, args[11].u,
+			args[13].u);
+	}
+	if (opcode == DMABROKER_INFO_V1_ATTACHMENT) {
+		uint32_t access = args[2].u, state = args[3].u, in = args[4].u, waiting = args[5].u;
+		bool mapped = state == DMABROKER_INFO_V1_ATTACHMENT_STATE_MAPPED ||
+			state == DMABROKER_INFO_V1_ATTACHMENT_STATE_MOVING;
+
+		if ((access != DMABROKER_BUFFER_V1_ACCESS_READ &&
+				access != DMABROKER_BUFFER_V1_ACCESS_READ_WRITE) ||
+				state > DMABROKER_INFO_V1_ATTACHMENT_STATE_DEFUNCT ||
+				(in & ~DIRECTIONS) || (waiting & ~DIRECTIONS) || (in && waiting) ||
+				((in || waiting) && !mapped)) {
+			die("dmabroker_info_v1@%u.attachment: access %u, state %u, in_access %u, "
+				"waiting %u", id, access, state, in, waiting);
+		}
+	}
+}
+
 static void check_limits(const struct fuzz *fuzz, const struct event_arg *args)
 {
 	const struct dmab_server_options *o = &fuzz->options;
@@ -894,6 +925,11 @@ static void check_serials(struct object *object, uint32_t opcode, const struct e
 		s->moved = serial;
 		break;
 	case DMABROKER_ATTACHMENT_V1_FAILED:
+		/* Only a bracket can keep the owner waiting. */
+		if (args[0].u == DMABROKER_MANAGER_V1_REASON_PREEMPTED && s->begins == 0) {
+			die("%s@%u.failed: preempted, but it never began a bracket",
+				object->iface->name, object->id);
+		}
 		s->failed = true;
 		break;
 	}
@@ -934,6 +970,8 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 	} else if (iface == &dmabroker_manager_v1_interface &&
 			opcode == DMABROKER_MANAGER_V1_LIMITS) {
 		check_limits(slot->fuzz, args);
+	} else if (iface == &dmabroker_info_v1_interface) {
+		check_introspection(object->id, opcode, args);
 	} else if (iface == &dmabroker_fence_v1_interface && opcode == DMABROKER_FENCE_V1_FD &&
 			args[1].u > DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE) {
 		die("dmabroker_fence_v1@%u.fd: type %u is not in the enum", object->id, args[1].u);
