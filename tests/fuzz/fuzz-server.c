@@ -575,10 +575,11 @@ static void pump(struct fuzz *fuzz)
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		struct slot *slot = &fuzz->slots[i];
 
-		if (slot->fd >= 0 && !slot->wl_client)
+		if (slot->fd >= 0 && !slot->wl_client) {
 			slot_reset(slot);
-		else if (processed && slot->out_len == 0)
+		} else if (processed && slot->out_len == 0) {
 			mark_processed(slot);
+		}
 	}
 }
 
@@ -942,10 +943,12 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 
 	/* dmabroker's failed events carry a reason; linux-dmabuf's carry nothing. */
 	if (strcmp(iface->events[opcode].name, "failed") == 0 &&
-			strcmp(iface->events[opcode].signature, "us") == 0)
+			strcmp(iface->events[opcode].signature, "us") == 0) {
 		count_reason(iface->name, object->id, args[0].u);
-	if (iface == &dmabroker_attachment_v1_interface)
+	}
+	if (iface == &dmabroker_attachment_v1_interface) {
 		check_serials(object, opcode, args);
+	}
 
 	if (iface == &wl_display_interface && opcode == WL_DISPLAY_ERROR) {
 		const struct object *culprit = find_object(slot, args[0].u);
@@ -1334,27 +1337,31 @@ static void send_request(struct slot *slot, struct object *target,
 	uint32_t target_id = target->id;
 
 	message_end(msg);
-	if (trace)
+	if (trace) {
 		trace_request(slot, iface, method, msg);
-	if (!commit(slot, msg))
+	}
+	if (!commit(slot, msg)) {
 		return;
+	}
 	/*
 	 * commit may have pumped: look the target up again. The server confirms
 	 * the destruction of the objects the client made with delete_id, and of
 	 * its own with nothing.
 	 */
 	track_request(slot, target_id, method);
-	if (is_destructor(method) && target_id >= SERVER_ID_START)
+	if (is_destructor(method) && target_id >= SERVER_ID_START) {
 		remove_object(slot, target_id);
-	else if (is_destructor(method) && (target = find_object(slot, target_id)))
+	} else if (is_destructor(method) && (target = find_object(slot, target_id))) {
 		target->zombie = true;
+	}
 	/*
 	 * Tracked whatever the id: if the server refuses it the client is gone
 	 * anyway, and if it accepts it (a freed id) its events must be understood.
 	 */
 	if (new_id != 0) {
-		if (new_id == slot->next_id)
+		if (new_id == slot->next_id) {
 			slot->next_id++;
+		}
 		add_object(slot, new_id, new_iface ? new_iface : &wl_callback_interface);
 	}
 }
@@ -1888,8 +1895,9 @@ static void run_structured(struct fuzz *fuzz, struct input *in)
 			control(slot, take_u8(in));
 			break;
 		case OP_WELL_FORMED:
-			if (slot->fd < 0 && !slot_connect(slot))
+			if (slot->fd < 0 && !slot_connect(slot)) {
 				break;
+			}
 			gen_well_formed(slot, in);
 			break;
 		default:
