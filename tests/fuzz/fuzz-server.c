@@ -1687,8 +1687,10 @@ static void starve(struct fuzz *fuzz)
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		send_out(&fuzz->slots[i]);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &saved) < 0 || (lowest = dup(0)) < 0) {
-		die("getrlimit or dup: %s", strerror(errno));
+	/* Any fd of the pool: stdin may be closed. */
+	lowest = fcntl(fuzz->fds[POOL_DEVNULL], F_DUPFD_CLOEXEC, 0);
+	if (getrlimit(RLIMIT_NOFILE, &saved) < 0 || lowest < 0) {
+		die("getrlimit or F_DUPFD: %s", strerror(errno));
 	}
 	close(lowest);
 	starved = (struct rlimit){ .rlim_cur = (rlim_t)lowest, .rlim_max = saved.rlim_max };
