@@ -238,16 +238,23 @@ void bench_session_destroy(struct bench_session *session)
 	free(session);
 }
 
-/* A slot neither wl_buffer of which the compositor still holds. */
+/* A slot neither wl_buffer of which the compositor still holds; one begun ahead first. */
 static struct bench_slot *acquire(struct bench_session *session)
 {
+	struct bench_slot *found = NULL;
 	for (size_t i = 0; i < session->nbuf; i++) {
 		struct bench_slot *slot = &session->slots[i];
-		if (!slot->shm_busy && (slot->broker == NULL || !slot->broker->busy)) {
+		if (slot->shm_busy || (slot->broker != NULL && slot->broker->busy)) {
+			continue;
+		}
+		if (slot->broker != NULL && slot->broker->begun) {
 			return slot;
 		}
+		if (found == NULL) {
+			found = slot;
+		}
 	}
-	return NULL;
+	return found;
 }
 
 static bool draw(struct bench_session *session, struct bench_slot *slot,
@@ -267,11 +274,7 @@ static bool draw(struct bench_session *session, struct bench_slot *slot,
 	}
 	dmab_pattern_fill(data, stride, session->width, session->height, DRM_FORMAT_XRGB8888,
 		session->frame++);
-	if (dmab_swapchain_end(slot->broker) < 0) {
-		return false;
-	}
-	dmab_swapchain_present(slot->broker, session->window);
-	return true;
+	return dmab_swapchain_submit(session->chain, slot->broker, session->window) == 0;
 }
 
 /* Presents frames frames; stamps[i] (if not NULL) is when callback i arrived. */
@@ -332,6 +335,14 @@ bool bench_session_brackets(struct bench_session *session, uint32_t count, doubl
 	struct bench_slot *slot;
 	while ((slot = acquire(session)) == NULL) {
 		if (dmab_wait(session->display, WAIT_TIMEOUT_MS) <= 0) {
+			return false;
+		}
+	}
+	if (slot->broker->begun) {
+		/* Close the bracket the last frame opened ahead, so the loop starts from none. */
+		uint32_t stride;
+		if (dmab_swapchain_begin(slot->broker, &stride) == NULL ||
+				dmab_swapchain_end(slot->broker) < 0) {
 			return false;
 		}
 	}
