@@ -15,6 +15,7 @@
 struct wlr_surface;
 struct wlr_xdg_surface;
 struct wlr_input_device;
+struct wlr_scene_output;
 
 enum dmabd_backend {
 	DMABD_BACKEND_HEADLESS,
@@ -71,6 +72,12 @@ bool compositor_start(struct dmabd_compositor *compositor);
 void compositor_destroy(struct dmabd_compositor *compositor);
 
 void output_handle_new(struct wl_listener *listener, void *data);
+/*
+ * Renders and commits a scene output like wlr_scene_output_commit, writing each
+ * damaged pixel once with pixman where it can (composite.c), and through
+ * wlr_scene_output_commit where it cannot.
+ */
+bool composite_output_commit(struct wlr_scene_output *scene_output);
 
 void view_handle_new_xdg_surface(struct wl_listener *listener, void *data);
 

@@ -28,7 +28,7 @@ static void output_handle_frame(struct wl_listener *listener, void *data)
 	if (scene_output == NULL) {
 		return;
 	}
-	if (!wlr_scene_output_commit(scene_output)) {
+	if (!composite_output_commit(scene_output)) {
 		wlr_log(WLR_DEBUG, "output %s: frame not committed", output->wlr_output->name);
 	}
 	struct timespec now;
