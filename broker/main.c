@@ -8,13 +8,16 @@
  * points to.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <wayland-server-core.h>
 #include <wlr/render/wlr_renderer.h>
 #include <wlr/util/log.h>
 
+#include "accept_reserve.h"
 #include "dmabroker/server.h"
 #include "dmabroker/wlr.h"
 #include "wlr/daemon.h"
@@ -151,6 +154,33 @@ static void daemon_finish(struct dmabd_daemon *dmabd)
 	wl_display_destroy(dmabd->display);
 }
 
+/*
+ * As wlroots compositors do: the soft RLIMIT_NOFILE (1024 on most systems) is
+ * there for select(), which nothing here uses, and the broker holds an fd per
+ * buffer and keeps a headroom below the limit (see dmab_uid_quota). The
+ * daemon spawns no process, so no child needs the old soft limit back.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		wlr_log_errno(WLR_ERROR, "cannot read RLIMIT_NOFILE");
+		return;
+	}
+	rlim_t soft = limit.rlim_cur;
+	if (soft == limit.rlim_max) {
+		return;
+	}
+	limit.rlim_cur = limit.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		wlr_log_errno(WLR_ERROR, "cannot raise RLIMIT_NOFILE to %ju",
+			(uintmax_t)limit.rlim_max);
+		return;
+	}
+	wlr_log(WLR_INFO, "RLIMIT_NOFILE raised from %ju to %ju", (uintmax_t)soft,
+		(uintmax_t)limit.rlim_max);
+}
+
 int main(int argc, char *argv[])
 {
 	struct dmabd_options options;
@@ -164,6 +194,7 @@ int main(int argc, char *argv[])
 	}
 	log_level = options.log_level;
 	wlr_log_init(options.log_level, log_callback);
+	raise_fd_limit();
 
 	struct dmabd_daemon dmabd = {0};
 	int status = EXIT_FAILURE;
@@ -181,7 +212,12 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	wlr_log(WLR_INFO, "listening on %s", socket);
+	struct dmabd_accept_reserve *reserve = dmabd_accept_reserve_create(dmabd.display, socket);
+	if (reserve == NULL) {
+		wlr_log(WLR_ERROR, "no reserve fd: out of fds, new clients would hang");
+	}
 	wl_display_run(dmabd.display);
+	dmabd_accept_reserve_destroy(reserve);
 	status = EXIT_SUCCESS;
 
 out:

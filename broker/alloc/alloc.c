@@ -116,6 +116,9 @@ int dmab_dmabuf_sync(int fd, bool start, uint32_t dir)
 int dmab_bo_create(struct dmab_allocator *alloc, int fd, struct dmab_bo **out)
 {
 	int ret;
+	if (fd >= 0 && dmab_fd_check_headroom(fd) < 0) {
+		return -EMFILE;
+	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		goto err_errno;
 	off_t size = lseek(fd, 0, SEEK_END);
@@ -172,7 +175,7 @@ int dmab_bo_import(int fd, struct dmab_bo **out)
  * unless the bo has a view_fd of the same pages that is no dma-buf.
  * Should a kernel ever reopen dma-bufs, the new file is used if it is one.
  */
-int dmab_bo_export_fd(struct dmab_bo *bo, bool writable)
+static int export_fd(struct dmab_bo *bo, bool writable)
 {
 	if (writable)
 		return dup_cloexec(bo->fd);
@@ -187,6 +190,11 @@ int dmab_bo_export_fd(struct dmab_bo *bo, bool writable)
 	if (fd >= 0)
 		close(fd);
 	return dup_cloexec(bo->fd);
+}
+
+int dmab_bo_export_fd(struct dmab_bo *bo, bool writable)
+{
+	return dmab_fd_check_headroom(export_fd(bo, writable));
 }
 
 int dmab_bo_sync(struct dmab_bo *bo, bool start, uint32_t dir)

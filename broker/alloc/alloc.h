@@ -123,6 +123,30 @@ void *dmab_bo_mmap(struct dmab_bo *bo, bool writable);
 void dmab_bo_munmap(struct dmab_bo *bo, void *data);
 void dmab_bo_destroy(struct dmab_bo *bo);
 
+/*
+ * The fd headroom. The broker keeps no fd numbered at or above the line:
+ * RLIMIT_NOFILE's soft limit less an eighth of it (at least 32, at most 4096).
+ * The kernel gives out the lowest free number, so an fd past the line means
+ * that every slot below it is taken; the slots above stay free for new
+ * connections (libwayland's accept and its duplicate of the socket) and for
+ * the fds that libwayland duplicates while it sends them. No soft limit
+ * (RLIM_INFINITY) has no line.
+ */
+struct dmab_fd_limit {
+	uint64_t limit; /* RLIMIT_NOFILE's soft limit; UINT64_MAX for none */
+	uint64_t headroom;
+	uint64_t line; /* limit - headroom; UINT64_MAX for none */
+};
+
+void dmab_fd_limit_get(struct dmab_fd_limit *limit);
+/*
+ * fd if it is below the line; else closes it and returns -EMFILE ("Too many
+ * open files"). A negative fd (an errno) is returned as it is. Every fd that
+ * the broker keeps or hands out passes here: dmab_bo_create and
+ * dmab_bo_export_fd check theirs.
+ */
+int dmab_fd_check_headroom(int fd);
+
 /* Shared helpers for backends. Those returning an fd return a negative errno on failure. */
 int dmab_memfd_create_sealed(const char *name, uint64_t size);
 int dmab_fd_reopen_readonly(int fd);

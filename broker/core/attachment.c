@@ -393,10 +393,6 @@ static bool select_cut(const struct dmab_attachment *att, const void *data)
 
 void dmab_buffer_apply_cut(struct dmab_buffer *buffer)
 {
-	struct dmab_token *token;
-	dmab_list_for_each(token, &buffer->tokens, link) {
-		token->revoked = token->revoked || dmab_grant_is_cut(token->grant);
-	}
 	struct dmab_handle *handle;
 	dmab_list_for_each(handle, &buffer->handles, link) {
 		handle->revoked = handle->revoked || dmab_grant_is_cut(handle->grant);

@@ -202,6 +202,10 @@ static struct dmab_handle *handle_for_new_buffer(struct dmab_account *account,
 {
 	if (!dmab_account_charge(account, DMAB_QUOTA_BUFFERS, fail))
 		return NULL;
+	/* Its storage fd, from creation on: the buffer holds at most one. */
+	if (!dmab_account_charge(account, DMAB_QUOTA_FDS, fail)) {
+		goto err_fd;
+	}
 	if (!dmab_account_recharge_bytes(account, 0, layout->size, fail))
 		goto err_bytes;
 	struct dmab_buffer *buffer = buffer_create(account, layout, name);
@@ -215,6 +219,7 @@ static struct dmab_handle *handle_for_new_buffer(struct dmab_account *account,
 		goto err_handle;
 	}
 	handle->charged = true;
+	buffer->fd_charged = true;
 	buffer->bo = bo;
 	buffer->storage = bo != NULL ? STORAGE_READY : STORAGE_PLANNED;
 	return handle;
@@ -224,6 +229,8 @@ err_buffer:
 err_handle:
 	dmab_failure_set(fail, DMAB_REASON_ALLOC_FAILED, "out of memory");
 err_bytes:
+	dmab_account_uncharge(account, DMAB_QUOTA_FDS);
+err_fd:
 	dmab_account_uncharge(account, DMAB_QUOTA_BUFFERS);
 	return NULL;
 }
@@ -380,6 +387,9 @@ void dmab_buffer_unref(struct dmab_buffer *buffer)
 		return;
 	dmab_charge_drop(&buffer->charge);
 	dmab_charge_drop(&buffer->target.charge);
+	if (buffer->fd_charged) {
+		dmab_account_uncharge(buffer->owner, DMAB_QUOTA_FDS);
+	}
 	dmab_account_unref(buffer->owner);
 	buffer_free(buffer);
 }

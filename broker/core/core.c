@@ -5,18 +5,8 @@
 
 #include "core/internal.h"
 
-static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *requested)
+static void take_requested(struct dmab_limits *limits, const struct dmab_limits *requested)
 {
-	*limits = (struct dmab_limits){
-		.max_width = DMAB_CORE_DEFAULT_MAX_DIMENSION,
-		.max_height = DMAB_CORE_DEFAULT_MAX_DIMENSION,
-		.max_bytes = DMAB_CORE_DEFAULT_MAX_BYTES,
-		.max_buffers = DMAB_CORE_DEFAULT_MAX_BUFFERS,
-		.max_attachments = DMAB_CORE_DEFAULT_MAX_ATTACHMENTS,
-		.max_tokens = DMAB_CORE_DEFAULT_MAX_TOKENS,
-	};
-	if (requested == NULL)
-		return;
 	if (requested->max_width != 0)
 		limits->max_width = requested->max_width;
 	if (requested->max_height != 0)
@@ -29,6 +19,48 @@ static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *re
 		limits->max_attachments = requested->max_attachments;
 	if (requested->max_tokens != 0)
 		limits->max_tokens = requested->max_tokens;
+	if (requested->max_uid_bytes != 0) {
+		limits->max_uid_bytes = requested->max_uid_bytes;
+	}
+	if (requested->max_uid_buffers != 0) {
+		limits->max_uid_buffers = requested->max_uid_buffers;
+	}
+	if (requested->max_uid_connections != 0) {
+		limits->max_uid_connections = requested->max_uid_connections;
+	}
+	if (requested->max_uid_fds != 0) {
+		limits->max_uid_fds = requested->max_uid_fds;
+	}
+}
+
+static void fill_limits(struct dmab_limits *limits, const struct dmab_limits *requested)
+{
+	*limits = (struct dmab_limits){
+		.max_width = DMAB_CORE_DEFAULT_MAX_DIMENSION,
+		.max_height = DMAB_CORE_DEFAULT_MAX_DIMENSION,
+		.max_bytes = DMAB_CORE_DEFAULT_MAX_BYTES,
+		.max_buffers = DMAB_CORE_DEFAULT_MAX_BUFFERS,
+		.max_attachments = DMAB_CORE_DEFAULT_MAX_ATTACHMENTS,
+		.max_tokens = DMAB_CORE_DEFAULT_MAX_TOKENS,
+		.max_uid_bytes = DMAB_CORE_DEFAULT_MAX_UID_BYTES,
+		.max_uid_buffers = DMAB_CORE_DEFAULT_MAX_UID_BUFFERS,
+		.max_uid_connections = DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS,
+		.max_uid_fds = DMAB_CORE_DEFAULT_MAX_UID_FDS,
+	};
+	if (requested != NULL) {
+		take_requested(limits, requested);
+	}
+	/* A uid's default share follows the connection's quota: a few connections' worth. */
+	if (requested == NULL || requested->max_uid_bytes == 0) {
+		limits->max_uid_bytes =
+			limits->max_bytes > UINT64_MAX / DMAB_CORE_UID_BYTES_FACTOR ?
+			UINT64_MAX : limits->max_bytes * DMAB_CORE_UID_BYTES_FACTOR;
+	}
+	if (requested == NULL || requested->max_uid_buffers == 0) {
+		limits->max_uid_buffers =
+			limits->max_buffers > UINT32_MAX / DMAB_CORE_UID_BUFFERS_FACTOR ?
+			UINT32_MAX : limits->max_buffers * DMAB_CORE_UID_BUFFERS_FACTOR;
+	}
 }
 
 struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char *err,
@@ -45,6 +77,13 @@ struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char
 		free(core);
 		return NULL;
 	}
+	int ret = dmab_token_table_init(&core->tokens);
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot make the token table: %s", strerror(-ret));
+		dmab_alloc_set_finish(&core->allocators);
+		free(core);
+		return NULL;
+	}
 	fill_limits(&core->limits, options != NULL ? &options->limits : NULL);
 	core->max_hold_ms = DMAB_CORE_DEFAULT_MAX_HOLD_MS;
 	if (options != NULL) {
@@ -55,6 +94,7 @@ struct dmab_core *dmab_core_create(const struct dmab_core_options *options, char
 	}
 	dmab_list_init(&core->buffers);
 	dmab_list_init(&core->accounts);
+	dmab_list_init(&core->users);
 	core->next_buffer_id = 1;
 	return core;
 }
@@ -74,6 +114,7 @@ void dmab_core_destroy(struct dmab_core *core)
 	struct dmab_account *account, *account_tmp;
 	dmab_list_for_each_safe(account, account_tmp, &core->accounts, link)
 		dmab_account_free(account);
+	dmab_token_table_finish(&core->tokens);
 	dmab_alloc_set_finish(&core->allocators);
 	free(core);
 }

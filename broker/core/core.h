@@ -42,6 +42,18 @@ struct dmab_allocator_set;
 #define DMAB_CORE_DEFAULT_MAX_DIMENSION 16384u
 /* How long another client's bracket may keep a buffer's owner waiting to write. */
 #define DMAB_CORE_DEFAULT_MAX_HOLD_MS 500u
+/*
+ * Per peer uid, over all its connections. Unless given, the uid's byte and
+ * buffer limits are these multiples of the connection's: 2 GiB and 1024 with
+ * the default quotas.
+ */
+#define DMAB_CORE_UID_BYTES_FACTOR 4u
+#define DMAB_CORE_UID_BUFFERS_FACTOR 8u
+#define DMAB_CORE_DEFAULT_MAX_UID_BYTES (DMAB_CORE_DEFAULT_MAX_BYTES * DMAB_CORE_UID_BYTES_FACTOR)
+#define DMAB_CORE_DEFAULT_MAX_UID_BUFFERS \
+	(DMAB_CORE_DEFAULT_MAX_BUFFERS * DMAB_CORE_UID_BUFFERS_FACTOR)
+#define DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS 64u
+#define DMAB_CORE_DEFAULT_MAX_UID_FDS 2048u
 
 enum dmab_access {
 	DMAB_ACCESS_READ = 1,
@@ -134,8 +146,17 @@ struct dmab_misuse_report {
 
 struct dmab_limits {
 	uint32_t max_width, max_height;
+	/* Per account, that is per connection. */
 	uint64_t max_bytes;
 	uint32_t max_buffers, max_attachments, max_tokens;
+	/*
+	 * Per peer uid, summed over its accounts: bytes and buffers as above,
+	 * connections (live accounts), and the fds the broker holds on the uid's
+	 * behalf (one per buffer it owns, for the storage, and what the glue
+	 * charges with dmab_account_charge_fds).
+	 */
+	uint64_t max_uid_bytes;
+	uint32_t max_uid_buffers, max_uid_connections, max_uid_fds;
 };
 
 struct dmab_buffer;
@@ -213,12 +234,44 @@ void dmab_core_handle_timer(struct dmab_core *core);
 
 /* --- accounts: one per client connection --- */
 
-/* uid/pid are for introspection and its permission check. */
+/*
+ * Whether a new connection of uid may have an account: false with fail set
+ * (QUOTA_EXCEEDED, naming the limit) if uid has max_uid_connections already.
+ */
+bool dmab_core_admit(const struct dmab_core *core, uid_t uid, struct dmab_failure *fail);
+/*
+ * uid is the peer's (SO_PEERCRED), which the max_uid_* limits sum over; pid is
+ * for introspection. Counts a connection of uid whatever the limit: ask
+ * dmab_core_admit first.
+ */
 struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_t uid);
-/* Drops the connection's reference; the accounting lives until its last object. */
+/*
+ * Drops the connection's reference and its count against max_uid_connections;
+ * the accounting lives until its last object.
+ */
 void dmab_account_destroy(struct dmab_account *account);
 pid_t dmab_account_get_pid(const struct dmab_account *account);
 uid_t dmab_account_get_uid(const struct dmab_account *account);
+/*
+ * Charges n fds the glue holds for the account (a poll watch, an exported
+ * eventfd's duplicate) to its uid's max_uid_fds; false with fail set if over.
+ * The charge holds a reference to the account until it is uncharged.
+ */
+bool dmab_account_charge_fds(struct dmab_account *account, uint32_t n, struct dmab_failure *fail);
+void dmab_account_uncharge_fds(struct dmab_account *account, uint32_t n);
+
+struct dmab_uid_usage {
+	uid_t uid;
+	uint64_t bytes;
+	uint32_t buffers, connections, fds;
+};
+
+/* A uid the core has not seen reads as all zeros. */
+void dmab_core_get_uid_usage(const struct dmab_core *core, uid_t uid,
+	struct dmab_uid_usage *usage);
+typedef void (*dmab_uid_visit_func)(const struct dmab_uid_usage *usage, void *data);
+/* Every uid with an account alive, connected or not. */
+void dmab_core_for_each_uid(const struct dmab_core *core, dmab_uid_visit_func func, void *data);
 
 /* --- handles: a client's references to buffers --- */
 
@@ -368,6 +421,12 @@ int dmab_attachment_start_cpu_access(struct dmab_attachment *att);
 /* --- tokens --- */
 
 enum { DMAB_TOKEN_LEN = 32 }; /* hex digits of 128 random bits */
+/*
+ * Revoked tokens whose record the core keeps, across every buffer, so that
+ * importing one answers REVOKED_TOKEN; importing an older, forgotten one
+ * answers UNKNOWN_TOKEN, as it does once its buffer is gone.
+ */
+enum { DMAB_CORE_MAX_REVOKED_TOKENS = 4096 };
 
 /* access must not exceed the handle's; the glue checks that first. */
 struct dmab_token *dmab_token_create(struct dmab_handle *handle, enum dmab_access access,
@@ -386,6 +445,8 @@ void dmab_token_revoke(struct dmab_token *token);
  * for a token whose client disconnected. Releases the token. NULL is a no-op.
  */
 void dmab_token_withdraw(struct dmab_token *token);
+/* The token records the core holds, for tests and introspection. */
+void dmab_core_get_token_records(const struct dmab_core *core, size_t *live, size_t *revoked);
 
 /* --- introspection, like debugfs bufinfo --- */
 

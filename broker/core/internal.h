@@ -10,6 +10,21 @@
 
 enum { DMAB_NAME_MAX = 63 };
 
+/*
+ * Every token record by its string, live and revoked: chained buckets, a power
+ * of two of them, indexed by a keyed hash so that the bucket a guess lands in
+ * says nothing about the tokens' digits. Revoked records are kept in a FIFO of
+ * at most DMAB_CORE_MAX_REVOKED_TOKENS, the oldest forgotten first.
+ */
+struct dmab_token_table {
+	struct dmab_list *buckets; /* dmab_token.hash_link */
+	size_t mask; /* buckets - 1 */
+	size_t records; /* live and revoked */
+	uint64_t key[2];
+	struct dmab_list revoked; /* dmab_token.revoked_link, oldest first */
+	size_t revoked_len;
+};
+
 struct dmab_core {
 	struct dmab_allocator_set allocators;
 	struct dmab_limits limits;
@@ -18,6 +33,8 @@ struct dmab_core {
 	uint64_t timer_deadline; /* armed for, or 0 */
 	struct dmab_list buffers; /* dmab_buffer.link, in creation order */
 	struct dmab_list accounts; /* dmab_account.link */
+	struct dmab_list users; /* dmab_user.link */
+	struct dmab_token_table tokens;
 	uint32_t next_buffer_id;
 };
 
@@ -28,14 +45,27 @@ struct dmab_grant {
 	bool cut; /* its token was revoked */
 };
 
+/* The sum of every account of one peer uid, for the max_uid_* limits. */
+struct dmab_user {
+	struct dmab_core *core;
+	struct dmab_list link; /* dmab_core.users */
+	uid_t uid;
+	int refs; /* one per account */
+	uint64_t bytes;
+	uint32_t buffers, fds;
+	uint32_t connections; /* accounts whose connection lives */
+};
+
 struct dmab_account {
 	struct dmab_core *core;
+	struct dmab_user *user; /* holds a reference */
 	struct dmab_list link;
 	pid_t pid;
 	uid_t uid;
 	int refs; /* the connection's, plus one per charged object */
 	uint64_t bytes;
 	uint32_t buffers, attachments, tokens;
+	uint32_t fds; /* charged to the user's fd limit; no limit of the account's own */
 };
 
 /*
@@ -75,6 +105,7 @@ struct dmab_buffer {
 	/* The creator, whose writers may preempt other lineages' brackets. A reference. */
 	struct dmab_account *owner;
 	struct charge charge; /* of the storage, or of the plan until it is allocated */
+	bool fd_charged; /* its storage fd, to the owner's uid, from creation on */
 
 	enum storage_state storage;
 	struct dmab_layout layout; /* of the storage, or of the plan */
@@ -157,16 +188,18 @@ struct dmab_token {
 	struct dmab_account *account; /* charged while live */
 	enum dmab_access access;
 	struct dmab_grant *grant; /* of the handles imported with it, a reference */
-	bool revoked; /* imports are refused */
-	bool released; /* the charge and the buffer reference are dropped */
+	bool revoked; /* withdrawn or revoked: the charge and buffer reference are dropped */
 	char string[DMAB_TOKEN_LEN + 1];
 	struct dmab_list link; /* dmab_buffer.tokens */
+	struct dmab_list hash_link; /* a bucket of dmab_core.tokens */
+	struct dmab_list revoked_link; /* dmab_token_table.revoked once revoked */
 };
 
 enum dmab_quota_kind {
-	DMAB_QUOTA_BUFFERS,
+	DMAB_QUOTA_BUFFERS, /* the account's and its uid's */
 	DMAB_QUOTA_ATTACHMENTS,
 	DMAB_QUOTA_TOKENS,
+	DMAB_QUOTA_FDS, /* its uid's only */
 };
 
 void dmab_failure_set(struct dmab_failure *fail, enum dmab_reason reason, const char *fmt, ...)
@@ -187,6 +220,10 @@ void dmab_account_unref(struct dmab_account *account);
 bool dmab_account_charge(struct dmab_account *account, enum dmab_quota_kind kind,
 	struct dmab_failure *fail);
 void dmab_account_uncharge(struct dmab_account *account, enum dmab_quota_kind kind);
+bool dmab_account_charge_n(struct dmab_account *account, enum dmab_quota_kind kind, uint32_t n,
+	struct dmab_failure *fail);
+void dmab_account_uncharge_n(struct dmab_account *account, enum dmab_quota_kind kind,
+	uint32_t n);
 /* Replaces a charge of old bytes with one of new bytes, if the quota allows. */
 bool dmab_account_recharge_bytes(struct dmab_account *account, uint64_t old, uint64_t new,
 	struct dmab_failure *fail);
@@ -244,6 +281,10 @@ void dmab_charge_drop(struct charge *charge);
 /* Stops waiting for the acquire fence of an ended WRITE bracket and signals its write fence. */
 void dmab_buffer_cancel_drain(struct dmab_buffer *buffer);
 
+int dmab_token_table_init(struct dmab_token_table *table);
+/* Frees the buckets; the records are freed with their buffers. */
+void dmab_token_table_finish(struct dmab_token_table *table);
+/* Forgets the record: off its buffer, the table and the revoked FIFO. */
 void dmab_token_free(struct dmab_token *token);
 
 #endif

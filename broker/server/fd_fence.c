@@ -20,6 +20,7 @@
 
 #include <linux/sync_file.h>
 
+#include "alloc/alloc.h"
 #include "server-private.h"
 
 struct fd_watch {
@@ -59,6 +60,20 @@ static bool fd_ready(int fd, uint32_t mask)
 	return poll(&pfd, 1, 0) == 1;
 }
 
+/*
+ * Whether libwayland's duplicate of fd stays out of the fd headroom: it takes
+ * the lowest free number, the one a probe takes and gives back just before.
+ */
+static bool fd_below_headroom(int fd)
+{
+	int probe = dmab_fd_check_headroom(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+
+	if (probe < 0)
+		return false;
+	close(probe);
+	return true;
+}
+
 bool server_fd_fence_watch(struct dmab_server *server, int fd, uint32_t mask,
 	struct wl_client *owner, struct dmab_fence *fence)
 {
@@ -68,6 +83,8 @@ bool server_fd_fence_watch(struct dmab_server *server, int fd, uint32_t mask,
 		dmab_fence_signal(fence);
 		return true;
 	}
+	if (!fd_below_headroom(fd))
+		return false;
 	watch = calloc(1, sizeof(*watch));
 	if (!watch)
 		return false;

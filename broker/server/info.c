@@ -1,4 +1,5 @@
 #include <assert.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <wayland-server-core.h>
 
@@ -63,11 +64,55 @@ static void send_attachment(const struct dmab_attachment_stats *stats, void *dat
 		stats->state, stats->in_access, stats->waiting);
 }
 
+static uint32_t clamp_u32(uint64_t value)
+{
+	return value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+}
+
+/* The entries of /proc/self/fd but the directory's own; 0 without /proc. */
+static uint32_t count_open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	uint32_t count = 0;
+
+	if (!dir)
+		return 0;
+	while ((entry = readdir(dir)))
+		count += entry->d_name[0] != '.';
+	closedir(dir);
+	return count > 0 ? count - 1 : 0;
+}
+
+static void send_uid_usage(const struct dmab_uid_usage *usage, void *data)
+{
+	dmabroker_info_v1_send_uid_usage(data, (uint32_t)usage->uid, usage->connections,
+		usage->buffers, (uint32_t)(usage->bytes >> 32), (uint32_t)usage->bytes, usage->fds);
+}
+
+static void send_fds_and_uids(struct wl_resource *resource, struct dmab_core *core)
+{
+	struct dmab_fd_limit fd_limit;
+	struct dmab_limits limits;
+
+	dmab_fd_limit_get(&fd_limit);
+	dmabroker_info_v1_send_fd_limit(resource,
+		fd_limit.limit == UINT64_MAX ? 0 : clamp_u32(fd_limit.limit),
+		clamp_u32(fd_limit.headroom), count_open_fds());
+	dmab_core_get_limits(core, &limits);
+	dmabroker_info_v1_send_uid_limits(resource, (uint32_t)(limits.max_uid_bytes >> 32),
+		(uint32_t)limits.max_uid_bytes, limits.max_uid_buffers, limits.max_uid_connections,
+		limits.max_uid_fds);
+	dmab_core_for_each_uid(core, send_uid_usage, resource);
+}
+
 static void info_send_snapshot(struct info *info)
 {
 	struct wl_resource *resource = info->base.resource;
 	struct dmab_core *core = info->base.server->core;
 
+	if (wl_resource_get_version(resource) >= DMABROKER_INFO_V1_FD_LIMIT_SINCE_VERSION)
+		send_fds_and_uids(resource, core);
 	send_allocators(resource, dmab_core_get_allocators(core));
 	dmab_core_for_each_buffer(core, send_buffer, send_attachment, resource);
 	dmabroker_info_v1_send_done(resource);

@@ -348,7 +348,11 @@ static void linux_dmabuf_bind(struct wl_client *wl_client, void *data, uint32_t 
 	struct linux_dmabuf *linux_dmabuf = calloc(1, sizeof(*linux_dmabuf));
 	struct wl_resource *resource;
 
-	if (!client || !linux_dmabuf)
+	if (!client) {
+		free(linux_dmabuf);
+		return;
+	}
+	if (!linux_dmabuf)
 		goto err_no_memory;
 	resource = wl_resource_create(wl_client, &zwp_linux_dmabuf_v1_interface, version, id);
 	if (!resource)

@@ -178,7 +178,11 @@ void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t versi
 	struct manager *manager = calloc(1, sizeof(*manager));
 	struct wl_resource *resource;
 
-	if (!client || !manager)
+	if (!client) {
+		free(manager);
+		return;
+	}
+	if (!manager)
 		goto err_no_memory;
 	resource = wl_resource_create(wl_client, &dmabroker_manager_v1_interface, version, id);
 	if (!resource)

@@ -23,6 +23,7 @@ struct dmab_server {
 	struct wl_list reads; /* struct dmab_server_read.link */
 	struct wl_list fd_watches; /* fd_fence.c */
 	struct wl_event_source *timer; /* the core's: preempts brackets held too long */
+	struct wl_list fence_charges; /* fence.c */
 };
 
 /* One per wl_client that bound the manager or linux-dmabuf. */
@@ -85,8 +86,15 @@ extern const struct dmab_failure server_nomem_failure;
 void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t version,
 	uint32_t id);
 
-/* server.c: the per-client state, made on the client's first bind. */
+/*
+ * server.c: the per-client state, made on the client's first bind. NULL after
+ * posting an error to the client: no_memory, or an implementation error that
+ * names the per-uid connection limit (dmab_core_admit).
+ */
 struct server_client *server_client_get(struct dmab_server *server,
+	struct wl_client *wl_client);
+/* The per-client state if the client has bound a global of the server, else NULL. */
+struct server_client *server_client_find(struct dmab_server *server,
 	struct wl_client *wl_client);
 
 /*
@@ -108,6 +116,8 @@ void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_se
  */
 void server_fence_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	struct dmab_fence *fence, int fd);
+/* Drops the fd charges of exported fences that have not signaled. */
+void server_fence_charges_finish(struct dmab_server *server);
 void server_info_create(struct wl_resource *parent, uint32_t id, struct dmab_server *server,
 	const struct dmab_failure *fail);
 /* The wl_buffer takes a reference of handle's lineage: revoking cuts it off too. */
@@ -143,7 +153,8 @@ enum server_fence_fd_kind server_fence_fd_kind(int fd);
  * Signals fence once fd polls ready for mask (WL_EVENT_READABLE or _WRITABLE),
  * at once if it is ready now. The caller keeps fd. owner is the client that
  * alone can make fd ready (an eventfd it sent): its disconnection signals the
- * fence. False on allocation failure, with the fence untouched.
+ * fence. False on allocation failure, or if the watch's fd would fall in the
+ * fd headroom (dmab_fd_check_headroom), with the fence untouched.
  */
 bool server_fd_fence_watch(struct dmab_server *server, int fd, uint32_t mask,
 	struct wl_client *owner, struct dmab_fence *fence);

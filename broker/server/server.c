@@ -10,7 +10,20 @@
 #include "dmabroker-v1-server-protocol.h"
 #include "server-private.h"
 
-#define MANAGER_VERSION 1
+#define MANAGER_VERSION 2
+
+/* The public defaults are the core's, spelled where an integrator reads them. */
+_Static_assert(DMAB_QUOTA_DEFAULT_BYTES == DMAB_CORE_DEFAULT_MAX_BYTES, "byte quota");
+_Static_assert(DMAB_QUOTA_DEFAULT_BUFFERS == DMAB_CORE_DEFAULT_MAX_BUFFERS, "buffer quota");
+_Static_assert(DMAB_QUOTA_DEFAULT_ATTACHMENTS == DMAB_CORE_DEFAULT_MAX_ATTACHMENTS,
+	"attachment quota");
+_Static_assert(DMAB_QUOTA_DEFAULT_TOKENS == DMAB_CORE_DEFAULT_MAX_TOKENS, "token quota");
+_Static_assert(DMAB_UID_QUOTA_DEFAULT_BYTES == DMAB_CORE_DEFAULT_MAX_UID_BYTES, "uid bytes");
+_Static_assert(DMAB_UID_QUOTA_DEFAULT_BUFFERS == DMAB_CORE_DEFAULT_MAX_UID_BUFFERS,
+	"uid buffers");
+_Static_assert(DMAB_UID_QUOTA_DEFAULT_CONNECTIONS == DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS,
+	"uid connections");
+_Static_assert(DMAB_UID_QUOTA_DEFAULT_FDS == DMAB_CORE_DEFAULT_MAX_UID_FDS, "uid fds");
 
 static _Thread_local char last_error[256];
 
@@ -135,6 +148,18 @@ static void client_handle_destroy(struct wl_listener *listener, void *data)
 	client_free(client);
 }
 
+struct server_client *server_client_find(struct dmab_server *server,
+	struct wl_client *wl_client)
+{
+	struct server_client *client;
+
+	wl_list_for_each(client, &server->clients, link) {
+		if (client->wl_client == wl_client)
+			return client;
+	}
+	return NULL;
+}
+
 struct server_client *server_client_get(struct dmab_server *server,
 	struct wl_client *wl_client)
 {
@@ -142,18 +167,25 @@ struct server_client *server_client_get(struct dmab_server *server,
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	struct dmab_failure fail;
 
-	wl_list_for_each(client, &server->clients, link) {
-		if (client->wl_client == wl_client)
-			return client;
+	client = server_client_find(server, wl_client);
+	if (client)
+		return client;
+	wl_client_get_credentials(wl_client, &pid, &uid, &gid);
+	if (!dmab_core_admit(server->core, uid, &fail)) {
+		wl_client_post_implementation_error(wl_client, "dmabroker: %s", fail.message);
+		return NULL;
 	}
 	client = calloc(1, sizeof(*client));
-	if (!client)
+	if (!client) {
+		wl_client_post_no_memory(wl_client);
 		return NULL;
-	wl_client_get_credentials(wl_client, &pid, &uid, &gid);
+	}
 	client->account = dmab_account_create(server->core, pid, uid);
 	if (!client->account) {
 		free(client);
+		wl_client_post_no_memory(wl_client);
 		return NULL;
 	}
 	client->server = server;
@@ -248,6 +280,10 @@ static void core_options_init(struct dmab_core_options *core_options,
 		.max_buffers = options->quota.max_buffers,
 		.max_attachments = options->quota.max_attachments,
 		.max_tokens = options->quota.max_tokens,
+		.max_uid_bytes = options->uid_quota.max_bytes,
+		.max_uid_buffers = options->uid_quota.max_buffers,
+		.max_uid_connections = options->uid_quota.max_connections,
+		.max_uid_fds = options->uid_quota.max_fds,
 	};
 }
 
@@ -268,6 +304,7 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->objects);
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
+	wl_list_init(&server->fence_charges);
 
 	server->timer = wl_event_loop_add_timer(server->loop, handle_timer, server);
 	if (!server->timer) {
@@ -329,6 +366,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
 		object->release(object);
 	server_fd_fences_finish(server);
+	server_fence_charges_finish(server);
 	wl_list_for_each_safe(client, tmp_client, &server->clients, link)
 		client_free(client);
 

@@ -37,6 +37,10 @@ enum option_id {
 	OPT_QUOTA_ATTACHMENTS,
 	OPT_QUOTA_TOKENS,
 	OPT_MAX_HOLD_MS,
+	OPT_UID_QUOTA_BYTES,
+	OPT_UID_QUOTA_BUFFERS,
+	OPT_UID_QUOTA_CONNECTIONS,
+	OPT_UID_QUOTA_FDS,
 	OPT_MAX_WIDTH,
 	OPT_MAX_HEIGHT,
 	OPT_NO_LINUX_DMABUF,
@@ -57,6 +61,10 @@ static const struct option long_options[] = {
 	{"quota-attachments", required_argument, NULL, OPT_QUOTA_ATTACHMENTS},
 	{"quota-tokens", required_argument, NULL, OPT_QUOTA_TOKENS},
 	{"max-hold-ms", required_argument, NULL, OPT_MAX_HOLD_MS},
+	{"uid-quota-bytes", required_argument, NULL, OPT_UID_QUOTA_BYTES},
+	{"uid-quota-buffers", required_argument, NULL, OPT_UID_QUOTA_BUFFERS},
+	{"uid-quota-connections", required_argument, NULL, OPT_UID_QUOTA_CONNECTIONS},
+	{"uid-quota-fds", required_argument, NULL, OPT_UID_QUOTA_FDS},
 	{"max-width", required_argument, NULL, OPT_MAX_WIDTH},
 	{"max-height", required_argument, NULL, OPT_MAX_HEIGHT},
 	{"no-linux-dmabuf", no_argument, NULL, OPT_NO_LINUX_DMABUF},
@@ -85,6 +93,9 @@ static const char usage_text[] =
 	"      --quota-tokens N       per-client share token quota\n"
 	"      --max-hold-ms MS       how long another client's bracket may keep a\n"
 	"                             buffer's creator waiting to write (default 500)\n"
+	"      --uid-quota-bytes N[K|M|G], --uid-quota-buffers N,\n"
+	"      --uid-quota-connections N, --uid-quota-fds N\n"
+	"                             limits per client uid, over all its connections\n"
 	"      --max-width N, --max-height N  largest buffer dimensions\n"
 	"      --no-linux-dmabuf      do not serve zwp_linux_dmabuf_v1 through the broker\n"
 	"      --help                 show this help and exit\n"
@@ -227,6 +238,7 @@ static bool parse_socket(const char *text)
 static bool parse_option(struct dmabd_options *options, int id, const char *arg)
 {
 	struct dmab_quota *quota = &options->server.quota;
+	struct dmab_uid_quota *uid_quota = &options->server.uid_quota;
 	const char *name = NULL;
 	for (const struct option *o = long_options; o->name != NULL; o++) {
 		if (o->val == id) {
@@ -290,6 +302,18 @@ static bool parse_option(struct dmabd_options *options, int id, const char *arg)
 		return parse_u32_option(name, arg, 1, UINT32_MAX, &quota->max_tokens);
 	case OPT_MAX_HOLD_MS:
 		return parse_u32_option(name, arg, 1, 3600 * 1000, &options->server.max_hold_ms);
+	case OPT_UID_QUOTA_BYTES:
+		if (!parse_bytes(arg, &uid_quota->max_bytes)) {
+			usage_error(name, arg, "a positive byte count with an optional K, M or G");
+			return false;
+		}
+		return true;
+	case OPT_UID_QUOTA_BUFFERS:
+		return parse_u32_option(name, arg, 1, UINT32_MAX, &uid_quota->max_buffers);
+	case OPT_UID_QUOTA_CONNECTIONS:
+		return parse_u32_option(name, arg, 1, UINT32_MAX, &uid_quota->max_connections);
+	case OPT_UID_QUOTA_FDS:
+		return parse_u32_option(name, arg, 1, UINT32_MAX, &uid_quota->max_fds);
 	case OPT_MAX_WIDTH:
 		return parse_u32_option(name, arg, 1, MAX_BUFFER_DIMENSION,
 			&options->server.max_width);

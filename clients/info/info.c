@@ -54,7 +54,23 @@ struct buffer {
 	size_t attachments_len;
 };
 
+struct uid_usage {
+	uint32_t uid, connections, buffers, fds;
+	uint64_t bytes;
+};
+
+/* Sent by brokers of version 2 and later. */
+struct fd_and_uid_limits {
+	bool have;
+	uint32_t soft_limit, headroom, open;
+	uint64_t max_bytes;
+	uint32_t max_buffers, max_connections, max_fds;
+};
+
 struct snapshot {
+	struct fd_and_uid_limits limits;
+	struct uid_usage *uids;
+	size_t uids_len;
 	struct allocator *allocators;
 	size_t allocators_len;
 	struct buffer *buffers;
@@ -212,12 +228,54 @@ static void handle_failed(void *data, struct dmabroker_info_v1 *info, uint32_t r
 	snap->message = dup_string(snap, message);
 }
 
+static void handle_fd_limit(void *data, struct dmabroker_info_v1 *info, uint32_t soft_limit,
+	uint32_t headroom, uint32_t open)
+{
+	struct snapshot *snap = data;
+	snap->limits.have = true;
+	snap->limits.soft_limit = soft_limit;
+	snap->limits.headroom = headroom;
+	snap->limits.open = open;
+}
+
+static void handle_uid_limits(void *data, struct dmabroker_info_v1 *info,
+	uint32_t max_bytes_hi, uint32_t max_bytes_lo, uint32_t max_buffers,
+	uint32_t max_connections, uint32_t max_fds)
+{
+	struct snapshot *snap = data;
+	snap->limits.max_bytes = (uint64_t)max_bytes_hi << 32 | max_bytes_lo;
+	snap->limits.max_buffers = max_buffers;
+	snap->limits.max_connections = max_connections;
+	snap->limits.max_fds = max_fds;
+}
+
+static void handle_uid_usage(void *data, struct dmabroker_info_v1 *info, uint32_t uid,
+	uint32_t connections, uint32_t buffers, uint32_t bytes_hi, uint32_t bytes_lo, uint32_t fds)
+{
+	struct snapshot *snap = data;
+	struct uid_usage *usage = append(snap, (void **)&snap->uids, &snap->uids_len,
+		sizeof(*usage));
+	if (usage == NULL) {
+		return;
+	}
+	*usage = (struct uid_usage){
+		.uid = uid,
+		.connections = connections,
+		.buffers = buffers,
+		.bytes = (uint64_t)bytes_hi << 32 | bytes_lo,
+		.fds = fds,
+	};
+}
+
 static const struct dmabroker_info_v1_listener info_listener = {
 	.allocator = handle_allocator,
 	.buffer = handle_buffer,
 	.attachment = handle_attachment,
 	.done = handle_done,
 	.failed = handle_failed,
+	.fd_limit = handle_fd_limit,
+	.uid_limits = handle_uid_limits,
+	.uid_usage = handle_uid_usage,
 };
 
 static void snapshot_finish(struct snapshot *snap)
@@ -233,6 +291,7 @@ static void snapshot_finish(struct snapshot *snap)
 		free(snap->buffers[i].attachments);
 	}
 	free(snap->buffers);
+	free(snap->uids);
 	free(snap->message);
 }
 
@@ -311,6 +370,26 @@ static void print_text_buffer(const struct buffer *buf)
 	}
 }
 
+static void print_text_fds_and_uids(const struct snapshot *snap)
+{
+	const struct fd_and_uid_limits *limits = &snap->limits;
+	if (!limits->have) {
+		return;
+	}
+	printf("fds: open %" PRIu32 ", soft limit %" PRIu32 ", headroom %" PRIu32 "\n",
+		limits->open, limits->soft_limit, limits->headroom);
+	printf("uid limits: max_bytes %" PRIu64 ", max_buffers %" PRIu32 ", max_connections %"
+		PRIu32 ", max_fds %" PRIu32 "\n", limits->max_bytes, limits->max_buffers,
+		limits->max_connections, limits->max_fds);
+	printf("uids: %zu\n", snap->uids_len);
+	for (size_t i = 0; i < snap->uids_len; i++) {
+		const struct uid_usage *usage = &snap->uids[i];
+		printf("\tuid %" PRIu32 ": connections %" PRIu32 ", buffers %" PRIu32 ", bytes %"
+			PRIu64 ", fds %" PRIu32 "\n", usage->uid, usage->connections,
+			usage->buffers, usage->bytes, usage->fds);
+	}
+}
+
 static void print_text(struct dmab_client *client, const struct snapshot *snap)
 {
 	char name[16];
@@ -327,6 +406,8 @@ static void print_text(struct dmab_client *client, const struct snapshot *snap)
 		", max_buffers %" PRIu32 ", max_attachments %" PRIu32 ", max_tokens %" PRIu32 "\n",
 		limits.max_width, limits.max_height, limits.max_bytes, limits.max_buffers,
 		limits.max_attachments, limits.max_tokens);
+
+	print_text_fds_and_uids(snap);
 
 	printf("allocators:\n");
 	for (size_t i = 0; i < snap->allocators_len; i++) {
@@ -380,6 +461,29 @@ static void print_json_buffer(const struct buffer *buf)
 	printf("%s]}", buf->attachments_len > 0 ? "\n    " : "");
 }
 
+static void print_json_fds_and_uids(const struct snapshot *snap)
+{
+	const struct fd_and_uid_limits *limits = &snap->limits;
+	if (!limits->have) {
+		return;
+	}
+	printf("  \"fds\": {\"open\": %" PRIu32 ", \"soft_limit\": %" PRIu32
+		", \"headroom\": %" PRIu32 "},\n", limits->open, limits->soft_limit,
+		limits->headroom);
+	printf("  \"uid_limits\": {\"max_bytes\": %" PRIu64 ", \"max_buffers\": %" PRIu32
+		", \"max_connections\": %" PRIu32 ", \"max_fds\": %" PRIu32 "},\n",
+		limits->max_bytes, limits->max_buffers, limits->max_connections, limits->max_fds);
+	printf("  \"uids\": [");
+	for (size_t i = 0; i < snap->uids_len; i++) {
+		const struct uid_usage *usage = &snap->uids[i];
+		printf("%s\n    {\"uid\": %" PRIu32 ", \"connections\": %" PRIu32
+			", \"buffers\": %" PRIu32 ", \"bytes\": %" PRIu64 ", \"fds\": %" PRIu32 "}",
+			i > 0 ? "," : "", usage->uid, usage->connections, usage->buffers,
+			usage->bytes, usage->fds);
+	}
+	printf("%s],\n", snap->uids_len > 0 ? "\n  " : "");
+}
+
 static void print_json(struct dmab_client *client, const struct snapshot *snap)
 {
 	char name[16];
@@ -407,7 +511,9 @@ static void print_json(struct dmab_client *client, const struct snapshot *snap)
 		print_json_string(alloc->detail);
 		printf("}");
 	}
-	printf("\n  ],\n  \"buffers\": [");
+	printf("\n  ],\n");
+	print_json_fds_and_uids(snap);
+	printf("  \"buffers\": [");
 	for (size_t i = 0; i < snap->buffers_len; i++) {
 		printf("%s\n", i > 0 ? "," : "");
 		print_json_buffer(&snap->buffers[i]);

@@ -142,7 +142,9 @@ static void handle_global(void *data, struct wl_registry *registry, uint32_t nam
 	struct dmab_client *client = data;
 	if (client->manager != NULL || strcmp(interface, dmabroker_manager_v1_interface.name) != 0)
 		return;
-	client->manager = wl_registry_bind(registry, name, &dmabroker_manager_v1_interface, 1);
+	/* Version 2 adds introspection events only; the library knows them all. */
+	client->manager = wl_registry_bind(registry, name, &dmabroker_manager_v1_interface,
+		version < 2 ? version : 2);
 	if (client->manager != NULL)
 		dmabroker_manager_v1_add_listener(client->manager, &manager_listener, client);
 }

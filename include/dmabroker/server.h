@@ -33,10 +33,46 @@ struct dmab_quota {
 /* How long another client's bracket may keep a buffer's creator waiting to write. */
 #define DMAB_DEFAULT_MAX_HOLD_MS 500u
 
+/*
+ * Limits per peer uid (SO_PEERCRED), summed over all the connections of that
+ * uid that bound the broker's globals, on top of each connection's quota.
+ * Zero fields take the defaults: for bytes and buffers, 4 and 8 times the
+ * per-connection quota (DMAB_UID_QUOTA_DEFAULT_BYTES and _BUFFERS with the
+ * default quota), else DMAB_UID_QUOTA_DEFAULT_*.
+ *
+ * A client that binds dmabroker_manager_v1 (or the broker's
+ * zwp_linux_dmabuf_v1) while its uid has max_connections connections gets an
+ * implementation error that names the limit, and is disconnected. Over the
+ * byte, buffer or fd limit, a request fails like one over the connection's
+ * quota: a failed event with the quota_exceeded reason. fds count what the
+ * broker holds on the uid's behalf: one per buffer it owns (the storage), and
+ * two per exported fence that has not signaled (its eventfd's duplicate and
+ * a poll watch); get_fence over the fd limit is an implementation error, as
+ * dmabroker_fence_v1 has no failed event.
+ *
+ * Separately from these, the broker keeps an fd headroom below RLIMIT_NOFILE
+ * (an eighth of the soft limit, 32 to 4096 fds): storage, imports and maps
+ * that would need an fd in it fail with alloc_failed ("Too many open files"),
+ * so that a new client can still connect. A compositor should raise its soft
+ * RLIMIT_NOFILE to the hard limit, as dmabrokerd does.
+ */
+struct dmab_uid_quota {
+	uint64_t max_bytes;
+	uint32_t max_buffers;
+	uint32_t max_connections;
+	uint32_t max_fds;
+};
+
+#define DMAB_UID_QUOTA_DEFAULT_BYTES (2048ull << 20)
+#define DMAB_UID_QUOTA_DEFAULT_BUFFERS 1024u
+#define DMAB_UID_QUOTA_DEFAULT_CONNECTIONS 64u
+#define DMAB_UID_QUOTA_DEFAULT_FDS 2048u
+
 struct dmab_server_options {
 	/* "auto" (or NULL), "memfd", "udmabuf", "dma-heap[:NAME]", "drm-dumb[:/dev/dri/cardN]" */
 	const char *allocator;
-	struct dmab_quota quota;
+	struct dmab_quota quota; /* per connection */
+	struct dmab_uid_quota uid_quota; /* per peer uid, over its connections */
 	uint32_t max_width, max_height; /* 0: DMAB_DEFAULT_MAX_DIMENSION */
 	/*
 	 * When a buffer's creator has waited this long to write, the brackets of

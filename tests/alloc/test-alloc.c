@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -845,5 +846,61 @@ DMAB_TEST(udmabuf_readonly_export_is_its_memfd)
 	expect_pattern(ro, bo->size, 19);
 	close(ro);
 	dmab_bo_destroy(bo);
+	dmab_alloc_set_finish(&set);
+}
+
+/*
+ * With RLIMIT_NOFILE at 128 the headroom is 32 fds: once every slot below fd
+ * 96 is taken, storage, exports and imports fail with EMFILE and leave the
+ * slots above free.
+ */
+DMAB_TEST(fd_headroom_keeps_the_top_slots_free)
+{
+	struct dmab_allocator_set set;
+	struct dmab_allocator *alloc = init_chosen(&set);
+	struct dmab_bo *bo = allocate(alloc, 4096);
+	struct rlimit saved, low = { .rlim_cur = 128 };
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low.rlim_max = saved.rlim_max;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct dmab_fd_limit limit;
+	dmab_fd_limit_get(&limit);
+	CHECK_EQ(limit.limit, 128);
+	CHECK_EQ(limit.headroom, 32);
+	CHECK_EQ(limit.line, 96);
+
+	int fillers[128];
+	int len = 0;
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		CHECK(fd >= 0 && fd < 96);
+		fillers[len++] = fd;
+		if (fd == 95) {
+			break;
+		}
+	}
+	struct dmab_bo *refused = NULL;
+	CHECK_EQ(dmab_alloc_allocate(alloc, 4096, "over", &refused), -EMFILE);
+	CHECK(refused == NULL);
+	CHECK_EQ(dmab_bo_export_fd(bo, false), -EMFILE);
+	CHECK_EQ(dmab_bo_export_fd(bo, true), -EMFILE);
+	int client = dmab_memfd_create_sealed("client", 4096);
+	CHECK_EQ(client, 96);
+	CHECK_EQ(dmab_bo_import(client, &refused), -EMFILE);
+	CHECK_EQ(fcntl(client, F_GETFD), -1);
+	/* Nothing was left in the headroom: its first slot is free. */
+	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CHECK_EQ(probe, 96);
+	close(probe);
+
+	close(fillers[--len]);
+	int exported = dmab_bo_export_fd(bo, true);
+	CHECK_EQ(exported, 95);
+	close(exported);
+	dmab_bo_destroy(bo);
+	while (len > 0) {
+		close(fillers[--len]);
+	}
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 	dmab_alloc_set_finish(&set);
 }

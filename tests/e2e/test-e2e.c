@@ -7,10 +7,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -989,6 +994,122 @@ DMAB_TEST(daemon_rejects_missing_udmabuf)
 	e2e_finish(&e);
 }
 
+/* The soft and hard "Max open files" of /proc/<pid>/limits, 31 characters at most. */
+static bool read_nofile(pid_t pid, char soft[32], char hard[32])
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	char *text = e2e_read_file(path);
+	const char *line = strstr(text, "Max open files");
+	bool found = line != NULL && sscanf(line, "Max open files %31s %31s", soft, hard) == 2;
+	free(text);
+	return found;
+}
+
+/* Like a wlroots compositor, the daemon raises its soft RLIMIT_NOFILE to the hard limit. */
+DMAB_TEST(daemon_raises_its_fd_limit)
+{
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 512)
+		dmab_test_skip("the hard RLIMIT_NOFILE is %ju: nothing to raise",
+			(uintmax_t)rl.rlim_max);
+	rl.rlim_cur = 512;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	e2e_built_program("DMABROKERD");
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char soft[32], hard[32];
+	CHECK(read_nofile(e.daemon->pid, soft, hard));
+	printf("# dmabrokerd's Max open files: %s %s\n", soft, hard);
+	CHECK_STR_EQ(soft, hard);
+	char *err = e2e_read_file(e.daemon->err_path);
+	bool logged = strstr(err, "RLIMIT_NOFILE raised from 512 to ") != NULL;
+	free(err);
+	CHECK(logged);
+	e2e_finish(&e);
+}
+
+static int connect_raw(const struct e2e *e)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int path_len = snprintf(addr.sun_path, sizeof(addr.sun_path), "%.60s/%.40s",
+		e->runtime_dir, e->display);
+	CHECK(path_len > 0 && strlen(e->runtime_dir) <= 60 && strlen(e->display) <= 40);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0);
+	CHECK_EQ(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	return fd;
+}
+
+/*
+ * What a refused connection got within timeout_ms: 1 for a wl_display.error
+ * naming the fd limit, 0 for a bare hangup, -1 for nothing (it hangs).
+ */
+static int refusal(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -1;
+	char buf[256] = "";
+	ssize_t len = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	if (len <= 0)
+		return 0;
+	uint32_t words[5];
+	CHECK(len >= (ssize_t)sizeof(words));
+	memcpy(words, buf, sizeof(words));
+	CHECK_EQ(words[0], 1); /* wl_display */
+	CHECK_EQ(words[1] & 0xffff, 0); /* error */
+	CHECK_EQ(words[3], 2); /* no_memory */
+	printf("# refused: %s\n", buf + sizeof(words));
+	CHECK(strstr(buf + sizeof(words), "out of file descriptors (RLIMIT_NOFILE 64)") != NULL);
+	return 1;
+}
+
+/*
+ * Connections that never bind the broker take two of the daemon's fds each.
+ * Once they are all gone, libwayland's accept fails with EMFILE and would
+ * leave a new client hanging for ever: the daemon refuses it with an error.
+ */
+DMAB_TEST(daemon_out_of_fds_refuses_new_clients_with_an_error)
+{
+	struct rlimit rl = { .rlim_cur = 64, .rlim_max = 64 };
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	e2e_built_program("DMABROKERD");
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	int held[40];
+	int len = 0;
+	while (len < 40) {
+		int fd = connect_raw(&e);
+		int got = refusal(fd, 200);
+		if (got >= 0) {
+			close(fd);
+			break;
+		}
+		/* Accepted, and waiting for requests: keep it. */
+		held[len++] = fd;
+	}
+	if (len == 40)
+		E2E_FAIL("40 connections and no refusal: past the fd limit, clients hang");
+	printf("# %d idle connections filled the daemon's fds\n", len);
+	int errors = 0;
+	for (int i = 0; i < 3; i++) {
+		int fd = connect_raw(&e);
+		int got = refusal(fd, 5000);
+		close(fd);
+		if (got < 0)
+			E2E_FAIL("a new client hung at connect after %d refusals", i);
+		errors += got;
+	}
+	CHECK(errors > 0);
+	while (len > 0)
+		close(held[--len]);
+	e2e_finish(&e);
+}
+
 /* A bad command line is a usage error: exit 2, naming the option. */
 DMAB_TEST(daemon_rejects_bad_options)
 {
@@ -1002,6 +1123,9 @@ DMAB_TEST(daemon_rejects_bad_options)
 		{ { "--allocator", "floppy", NULL }, "allocator" },
 		{ { "--log-level", "loud", NULL }, "log-level" },
 		{ { "--quota-bytes", "-5", NULL }, "quota-bytes" },
+		{ { "--uid-quota-bytes", "1X", NULL }, "uid-quota-bytes" },
+		{ { "--uid-quota-connections", "0", NULL }, "uid-quota-connections" },
+		{ { "--uid-quota-fds", "-1", NULL }, "uid-quota-fds" },
 		{ { "--refresh", "0", NULL }, "refresh" },
 		{ { "--width", NULL }, "width" },
 		{ { "stray-argument", NULL }, "stray-argument" },

@@ -97,6 +97,7 @@ struct fixture *fixture_create(const struct fixture_options *options)
 	struct dmab_server_options server_options = { .allocator = dmab_test_allocator() };
 	if (options != NULL) {
 		server_options.quota = options->quota;
+		server_options.uid_quota = options->uid_quota;
 		server_options.max_width = options->max_width;
 		server_options.max_height = options->max_height;
 		server_options.linux_dmabuf = options->linux_dmabuf;

@@ -20,6 +20,7 @@ struct wl_client;
 
 struct fixture_options {
 	struct dmab_quota quota; /* zero fields take the server's defaults */
+	struct dmab_uid_quota uid_quota; /* likewise */
 	uint32_t max_width, max_height;
 	bool linux_dmabuf; /* serve zwp_linux_dmabuf_v1 too */
 	uint32_t max_hold_ms; /* 0: the server's default */

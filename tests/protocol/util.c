@@ -362,12 +362,50 @@ static void info_failed(void *data, struct dmabroker_info_v1 *info, uint32_t rea
 	snap->reason = reason;
 }
 
+static void info_fd_limit(void *data, struct dmabroker_info_v1 *info, uint32_t soft_limit,
+	uint32_t headroom, uint32_t open)
+{
+	struct info_snapshot *snap = data;
+	snap->have_fd_limit = true;
+	snap->fd_soft_limit = soft_limit;
+	snap->fd_headroom = headroom;
+	snap->fds_open = open;
+}
+
+static void info_uid_limits(void *data, struct dmabroker_info_v1 *info, uint32_t max_bytes_hi,
+	uint32_t max_bytes_lo, uint32_t max_buffers, uint32_t max_connections, uint32_t max_fds)
+{
+	struct info_snapshot *snap = data;
+	snap->have_uid_limits = true;
+	snap->uid_max_bytes = (uint64_t)max_bytes_hi << 32 | max_bytes_lo;
+	snap->uid_max_buffers = max_buffers;
+	snap->uid_max_connections = max_connections;
+	snap->uid_max_fds = max_fds;
+}
+
+static void info_uid_usage(void *data, struct dmabroker_info_v1 *info, uint32_t uid,
+	uint32_t connections, uint32_t buffers, uint32_t bytes_hi, uint32_t bytes_lo, uint32_t fds)
+{
+	struct info_snapshot *snap = data;
+	if (snap->uids_len == sizeof(snap->uids) / sizeof(snap->uids[0]))
+		return;
+	size_t i = snap->uids_len++;
+	snap->uids[i].uid = uid;
+	snap->uids[i].connections = connections;
+	snap->uids[i].buffers = buffers;
+	snap->uids[i].bytes = (uint64_t)bytes_hi << 32 | bytes_lo;
+	snap->uids[i].fds = fds;
+}
+
 static const struct dmabroker_info_v1_listener info_listener = {
 	.allocator = info_allocator,
 	.buffer = info_buffer,
 	.attachment = info_attachment,
 	.done = info_done,
 	.failed = info_failed,
+	.fd_limit = info_fd_limit,
+	.uid_limits = info_uid_limits,
+	.uid_usage = info_uid_usage,
 };
 
 static bool snapshot_answered(const void *data)

@@ -113,6 +113,16 @@ struct info_snapshot {
 		int32_t pid;
 		uint32_t access, state, in_access, waiting;
 	} attachments[128];
+	/* Version 2. */
+	bool have_fd_limit, have_uid_limits;
+	uint32_t fd_soft_limit, fd_headroom, fds_open;
+	uint64_t uid_max_bytes;
+	uint32_t uid_max_buffers, uid_max_connections, uid_max_fds;
+	size_t uids_len;
+	struct {
+		uint32_t uid, connections, buffers, fds;
+		uint64_t bytes;
+	} uids[16];
 	bool done, failed;
 	uint32_t reason;
 };

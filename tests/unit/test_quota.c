@@ -22,6 +22,29 @@ DMAB_TEST(core_limits_default)
 	CHECK_EQ(limits.max_buffers, 128);
 	CHECK_EQ(limits.max_attachments, 512);
 	CHECK_EQ(limits.max_tokens, 128);
+	CHECK_EQ(limits.max_uid_bytes, 2048ull << 20);
+	CHECK_EQ(limits.max_uid_buffers, 1024);
+	CHECK_EQ(limits.max_uid_connections, 64);
+	CHECK_EQ(limits.max_uid_fds, 2048);
+	dmab_core_destroy(core);
+
+	/* A uid's default share follows the connection's quota. */
+	core = test_core_create(&(struct dmab_limits){ .max_bytes = 32 << 20,
+		.max_buffers = 5000 });
+	dmab_core_get_limits(core, &limits);
+	CHECK_EQ(limits.max_uid_bytes, 128 << 20);
+	CHECK_EQ(limits.max_uid_buffers, 40000);
+	dmab_core_destroy(core);
+	core = test_core_create(&(struct dmab_limits){ .max_bytes = UINT64_MAX / 2,
+		.max_buffers = UINT32_MAX / 2 });
+	dmab_core_get_limits(core, &limits);
+	CHECK_EQ(limits.max_uid_bytes, UINT64_MAX);
+	CHECK_EQ(limits.max_uid_buffers, UINT32_MAX);
+	dmab_core_destroy(core);
+	core = test_core_create(&(struct dmab_limits){ .max_buffers = 5000,
+		.max_uid_buffers = 10 });
+	dmab_core_get_limits(core, &limits);
+	CHECK_EQ(limits.max_uid_buffers, 10);
 	dmab_core_destroy(core);
 
 	core = test_core_create(&(struct dmab_limits){ .max_tokens = 3, .max_width = 100 });
@@ -214,5 +237,144 @@ DMAB_TEST(account_outlives_its_connection)
 	CHECK_EQ(stats.owner_pid, 5);
 	dmab_token_revoke(token);
 	CHECK_EQ(test_count_buffers(core), 0);
+	dmab_core_destroy(core);
+}
+
+/* 24 connections at a 32 MiB quota wrote 768 MiB: the uid's sum has a limit of its own. */
+DMAB_TEST(uid_byte_limit_spans_connections)
+{
+	/* 128x128 ARGB is 64 KiB: two per connection, three per uid. */
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){
+		.max_bytes = 128 << 10, .max_uid_bytes = 192 << 10 });
+	struct dmab_account *a = dmab_account_create(core, 1, 7);
+	struct dmab_account *b = dmab_account_create(core, 2, 7);
+	struct dmab_account *stranger = dmab_account_create(core, 3, 8);
+	struct dmab_handle *handles[3] = {
+		test_buffer(a, 128, 128), test_buffer(a, 128, 128), test_buffer(b, 128, 128),
+	};
+	struct dmab_buffer_desc desc = { .width = 128, .height = 128,
+		.format = DRM_FORMAT_ARGB8888 };
+	struct dmab_failure fail;
+	CHECK(dmab_handle_create(b, &desc, &fail) == NULL);
+	check_quota(&fail, "uid 7 byte quota exceeded: 196608 bytes in use by its 2 "
+		"connections, 65536 more requested, 196608 allowed");
+	/* Another uid is not affected. */
+	struct dmab_handle *theirs = test_buffer(stranger, 128, 128);
+	struct dmab_uid_usage usage;
+	dmab_core_get_uid_usage(core, 7, &usage);
+	CHECK_EQ(usage.bytes, 192 << 10);
+	CHECK_EQ(usage.buffers, 3);
+	CHECK_EQ(usage.connections, 2);
+	CHECK_EQ(usage.fds, 3);
+
+	/* A buffer of one connection freed makes room for the other. */
+	dmab_handle_destroy(handles[0]);
+	handles[0] = test_buffer(b, 128, 128);
+	for (int i = 0; i < 3; i++) {
+		dmab_handle_destroy(handles[i]);
+	}
+	dmab_handle_destroy(theirs);
+	dmab_core_get_uid_usage(core, 7, &usage);
+	CHECK_EQ(usage.bytes, 0);
+	CHECK_EQ(usage.buffers, 0);
+	CHECK_EQ(usage.fds, 0);
+	dmab_account_destroy(a);
+	dmab_account_destroy(b);
+	dmab_account_destroy(stranger);
+	dmab_core_destroy(core);
+}
+
+DMAB_TEST(uid_buffer_and_fd_limits_span_connections)
+{
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_uid_buffers = 3,
+		.max_uid_fds = 4 });
+	struct dmab_account *a = dmab_account_create(core, 1, 7);
+	struct dmab_account *b = dmab_account_create(core, 2, 7);
+	struct dmab_handle *owned[2] = { test_buffer(a, 8, 8), test_buffer(b, 8, 8) };
+	struct dmab_failure fail;
+	struct dmab_token *token = dmab_token_create(owned[0], DMAB_ACCESS_READ, &fail);
+	/* An import is a buffer of the uid's, but its storage fd is the owner's. */
+	struct dmab_handle *imported = dmab_handle_import_token(b, dmab_token_get_string(token),
+		&fail);
+	CHECK(imported != NULL);
+	CHECK(dmab_handle_import_token(a, dmab_token_get_string(token), &fail) == NULL);
+	check_quota(&fail, "uid 7 buffer quota exceeded: 3 of 3 buffers in use by its 2 "
+		"connections");
+	dmab_handle_destroy(imported);
+
+	/* The glue's fds (watches, eventfds) count with the storage fds. */
+	CHECK(dmab_account_charge_fds(a, 2, &fail));
+	struct dmab_buffer_desc desc = { .width = 8, .height = 8, .format = DRM_FORMAT_ARGB8888 };
+	CHECK(dmab_handle_create(b, &desc, &fail) == NULL);
+	check_quota(&fail, "uid 7 fd quota exceeded: 4 of 4 fds in use by its 2 connections");
+	CHECK(!dmab_account_charge_fds(b, 1, &fail));
+	/* The charge keeps the account: it outlives its connection. */
+	dmab_account_destroy(a);
+	dmab_account_uncharge_fds(a, 2);
+	CHECK(dmab_account_charge_fds(b, 1, &fail));
+	dmab_account_uncharge_fds(b, 1);
+
+	dmab_token_revoke(token);
+	dmab_handle_destroy(owned[0]);
+	dmab_handle_destroy(owned[1]);
+	dmab_account_destroy(b);
+	dmab_core_destroy(core);
+}
+
+DMAB_TEST(uid_connection_limit)
+{
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){
+		.max_uid_connections = 2 });
+	struct dmab_failure fail;
+	CHECK(dmab_core_admit(core, 7, &fail));
+	struct dmab_account *a = dmab_account_create(core, 1, 7);
+	struct dmab_account *b = dmab_account_create(core, 2, 7);
+	CHECK(!dmab_core_admit(core, 7, &fail));
+	check_quota(&fail, "uid 7 connection limit exceeded: 2 of 2 connections in use");
+	CHECK(dmab_core_admit(core, 8, &fail));
+
+	/* An account whose objects outlive its connection is no connection. */
+	struct dmab_handle *handle = test_buffer(a, 8, 8);
+	struct dmab_token *token = dmab_token_create(handle, DMAB_ACCESS_READ, &fail);
+	dmab_handle_destroy(handle);
+	dmab_account_destroy(a);
+	CHECK(dmab_core_admit(core, 7, &fail));
+	struct dmab_uid_usage usage;
+	dmab_core_get_uid_usage(core, 7, &usage);
+	CHECK_EQ(usage.connections, 1);
+	CHECK_EQ(usage.buffers, 0);
+	CHECK_EQ(usage.fds, 1);
+	dmab_token_revoke(token);
+	dmab_core_get_uid_usage(core, 7, &usage);
+	CHECK_EQ(usage.fds, 0);
+	dmab_account_destroy(b);
+	dmab_core_get_uid_usage(core, 7, &usage);
+	CHECK_EQ(usage.connections, 0);
+	dmab_core_destroy(core);
+}
+
+/* The case: at 32 MiB a connection, the uid gets four connections' worth. */
+DMAB_TEST(uid_default_bytes_follow_the_connection_quota)
+{
+	/* 2048x4096 ARGB is 32 MiB. */
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_bytes = 32 << 20 });
+	struct dmab_account *accounts[5];
+	struct dmab_handle *handles[5] = {0};
+	for (int i = 0; i < 5; i++) {
+		accounts[i] = dmab_account_create(core, 100 + i, 7);
+	}
+	for (int i = 0; i < 4; i++) {
+		handles[i] = test_buffer(accounts[i], 2048, 4096);
+	}
+	struct dmab_buffer_desc desc = { .width = 2048, .height = 4096,
+		.format = DRM_FORMAT_ARGB8888 };
+	struct dmab_failure fail;
+	CHECK(dmab_handle_create(accounts[4], &desc, &fail) == NULL);
+	check_quota(&fail, "uid 7 byte quota exceeded: 134217728 bytes in use by its 5 "
+		"connections, 33554432 more requested, 134217728 allowed");
+	for (int i = 0; i < 5; i++) {
+		dmab_handle_destroy(handles[i]);
+		dmab_account_destroy(accounts[i]);
+	}
 	dmab_core_destroy(core);
 }

@@ -151,3 +151,90 @@ DMAB_TEST(token_keeps_the_buffer_until_revoked)
 	CHECK_EQ(fail.reason, DMAB_REASON_UNKNOWN_TOKEN);
 	teardown(&f);
 }
+
+static void copy_string(char *out, const struct dmab_token *token)
+{
+	snprintf(out, DMAB_TOKEN_LEN + 1, "%s", dmab_token_get_string(token));
+}
+
+/* The lookup finds every record after the table has grown past its first buckets. */
+DMAB_TEST(many_tokens_are_found_live_then_revoked)
+{
+	enum { N = 1000 };
+	struct dmab_core *core = test_core_create(&(struct dmab_limits){ .max_tokens = N });
+	struct dmab_account *sharer = dmab_account_create(core, 1, 1);
+	struct dmab_account *importer = dmab_account_create(core, 2, 1);
+	struct dmab_handle *handles[4];
+	static struct dmab_token *tokens[N];
+	static char strings[N][DMAB_TOKEN_LEN + 1];
+	struct dmab_failure fail;
+	for (int i = 0; i < 4; i++) {
+		handles[i] = test_buffer(sharer, 8, 8);
+	}
+	for (int i = 0; i < N; i++) {
+		tokens[i] = dmab_token_create(handles[i % 4], DMAB_ACCESS_READ, &fail);
+		CHECK(tokens[i] != NULL);
+		copy_string(strings[i], tokens[i]);
+	}
+	size_t live, revoked;
+	dmab_core_get_token_records(core, &live, &revoked);
+	CHECK_EQ(live, N);
+	CHECK_EQ(revoked, 0);
+	for (int i = 0; i < N; i++) {
+		struct dmab_handle *h = dmab_handle_import_token(importer, strings[i], &fail);
+		CHECK(h != NULL);
+		CHECK(dmab_handle_get_buffer(h) == dmab_handle_get_buffer(handles[i % 4]));
+		dmab_handle_destroy(h);
+	}
+	for (int i = 0; i < N; i++) {
+		dmab_token_revoke(tokens[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		CHECK(dmab_handle_import_token(importer, strings[i], &fail) == NULL);
+		CHECK_EQ(fail.reason, DMAB_REASON_REVOKED_TOKEN);
+	}
+	for (int i = 0; i < 4; i++) {
+		dmab_handle_destroy(handles[i]);
+	}
+	dmab_core_get_token_records(core, &live, &revoked);
+	CHECK_EQ(live, 0);
+	CHECK_EQ(revoked, 0);
+	dmab_account_destroy(sharer);
+	dmab_account_destroy(importer);
+	dmab_core_destroy(core);
+}
+
+/*
+ * Share and revoke in a loop on one buffer: the records stay bounded, the
+ * recent ones still answer revoked_token and the forgotten ones unknown_token.
+ */
+DMAB_TEST(revoked_records_are_bounded)
+{
+	struct fixture f;
+	setup(&f);
+	enum { CYCLES = 3 * DMAB_CORE_MAX_REVOKED_TOKENS };
+	struct dmab_failure fail;
+	struct dmab_token *kept = dmab_token_create(f.handle, DMAB_ACCESS_READ, &fail);
+	char first[DMAB_TOKEN_LEN + 1], last[DMAB_TOKEN_LEN + 1];
+	for (int i = 0; i < CYCLES; i++) {
+		struct dmab_token *token = dmab_token_create(f.handle, DMAB_ACCESS_READ, &fail);
+		CHECK(token != NULL);
+		copy_string(i == 0 ? first : last, token);
+		dmab_token_revoke(token);
+	}
+	size_t live, revoked;
+	dmab_core_get_token_records(f.core, &live, &revoked);
+	CHECK_EQ(live, 1);
+	CHECK_EQ(revoked, DMAB_CORE_MAX_REVOKED_TOKENS);
+
+	struct dmab_handle *h = dmab_handle_import_token(f.importer,
+		dmab_token_get_string(kept), &fail);
+	CHECK(h != NULL);
+	dmab_handle_destroy(h);
+	CHECK(dmab_handle_import_token(f.importer, last, &fail) == NULL);
+	CHECK_EQ(fail.reason, DMAB_REASON_REVOKED_TOKEN);
+	CHECK(dmab_handle_import_token(f.importer, first, &fail) == NULL);
+	CHECK_EQ(fail.reason, DMAB_REASON_UNKNOWN_TOKEN);
+	dmab_token_revoke(kept);
+	teardown(&f);
+}
