@@ -56,6 +56,8 @@ struct options {
 	uint32_t alloc_count, bracket_count;
 	struct compare compare[MAX_COMPARE];
 	size_t ncompare;
+	const char *daemon_args[21]; /* NULL-terminated */
+	size_t ndaemon_args;
 	bool messages;
 	bool smoke;
 	const char *child; /* --child-frames: one run for --messages to count */
@@ -160,6 +162,8 @@ static void usage(void)
 		"\n"
 		"  -d, --daemon PATH        dmabrokerd to run (default: next to dmab-bench,\n"
 		"                           then the build tree, then $PATH)\n"
+		"  -a, --daemon-arg ARG     pass ARG to every dmabrokerd started (repeatable,\n"
+		"                           e.g. -a --uid-quota-connections=200)\n"
 		"  -o, --output FILE        write the JSON here\n"
 		"      --sizes LIST         frame sizes, WxH,WxH,... (default\n"
 		"                           1280x720,1920x1080,3840x2160)\n"
@@ -278,6 +282,7 @@ enum {
 
 static const struct option long_options[] = {
 	{ "daemon", required_argument, NULL, 'd' },
+	{ "daemon-arg", required_argument, NULL, 'a' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "sizes", required_argument, NULL, OPT_SIZES },
 	{ "reps", required_argument, NULL, 'r' },
@@ -316,6 +321,12 @@ static void handle_option(struct options *opts, int c, const char *arg)
 	switch (c) {
 	case 'd':
 		opts->daemon = arg;
+		break;
+	case 'a':
+		if (opts->ndaemon_args == 20) {
+			usage_error("--daemon-arg is given more than 20 times", arg);
+		}
+		opts->daemon_args[opts->ndaemon_args++] = arg;
 		break;
 	case 'o':
 		opts->output = arg;
@@ -394,7 +405,7 @@ static void parse_options(int argc, char *argv[], struct options *opts)
 	};
 	parse_sizes(opts, "1280x720,1920x1080,3840x2160");
 	int c;
-	while ((c = getopt_long(argc, argv, "d:o:r:n:b:hV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:d:o:r:n:b:hV", long_options, NULL)) != -1) {
 		handle_option(opts, c, optarg);
 	}
 	if (optind < argc) {
@@ -904,6 +915,11 @@ static bool write_json(const char *path, const struct options *opts, struct size
 	fprintf(out, "\t\"cpus\": %ld,\n\t\"loadavg_before\": \"%s\",\n"
 		"\t\"loadavg_after\": \"%s\",\n", sysconf(_SC_NPROCESSORS_ONLN), load_before,
 		load_after);
+	fprintf(out, "\t\"daemon_args\": [");
+	for (size_t i = 0; i < opts->ndaemon_args; i++) {
+		fprintf(out, "%s\"%s\"", i == 0 ? "" : ", ", opts->daemon_args[i]);
+	}
+	fprintf(out, "],\n");
 	fprintf(out, "\t\"reps\": %u, \"frames\": %u, \"buffers\": %u, \"refresh_hz\": %u,\n",
 		opts->reps, opts->frames, opts->buffers, opts->refresh);
 	fprintf(out, "\t\"sizes\": [\n");
@@ -1000,6 +1016,7 @@ int main(int argc, char *argv[])
 	}
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
+	bench_daemon_set_extra_args(opts.daemon_args);
 	if (!make_runtime_dir()) {
 		fprintf(stderr, "%s: cannot make a runtime directory: %s\n", prog, strerror(errno));
 		return EXIT_FAILURE;

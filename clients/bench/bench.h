@@ -40,6 +40,8 @@ struct bench_server {
  */
 bool bench_daemon_start(struct bench_server *server, const char *path, uint32_t width,
 	uint32_t height, uint32_t refresh, uint64_t nofile);
+/* Arguments every later bench_daemon_start passes on (NULL-terminated, kept by reference). */
+void bench_daemon_set_extra_args(const char *const *args);
 /*
  * Runs command through /bin/sh -c 'exec ...' with {socket}, {width} and
  * {height} replaced, and waits up to 10 s for the socket to appear.

@@ -58,6 +58,13 @@ static bool wait_listening(struct bench_server *server)
 	return false;
 }
 
+static const char *const *extra_args;
+
+void bench_daemon_set_extra_args(const char *const *args)
+{
+	extra_args = args;
+}
+
 bool bench_daemon_start(struct bench_server *server, const char *path, uint32_t width,
 	uint32_t height, uint32_t refresh, uint64_t nofile)
 {
@@ -85,8 +92,16 @@ bool bench_daemon_start(struct bench_server *server, const char *path, uint32_t 
 			lim.rlim_cur = nofile < lim.rlim_max ? nofile : lim.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &lim);
 		}
-		execlp(path, path, "--socket", server->socket, "--width", w, "--height", h,
-			"--refresh", r, "--log-level", "error", (char *)NULL);
+		const char *argv[32] = {
+			path, "--socket", server->socket, "--width", w, "--height", h,
+			"--refresh", r, "--log-level", "error",
+		};
+		size_t argc = 11;
+		for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 31; i++) {
+			argv[argc++] = extra_args[i];
+		}
+		argv[argc] = NULL;
+		execvp(path, (char *const *)argv);
 		fprintf(stderr, "dmab-bench: cannot run %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
