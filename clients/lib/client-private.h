@@ -21,6 +21,7 @@ struct dmab_client {
 	struct dmab_client_limits limits;
 	bool have_limits;
 	struct wl_list buffers; /* dmab_client_buffer.link */
+	unsigned batch_depth;   /* open dmab_client_batch_begin calls */
 };
 
 struct dmab_client_buffer {
@@ -90,6 +91,8 @@ typedef bool (*dmab_client_done_func)(const void *data);
  */
 DMAB_CLIENT_HIDDEN int client_wait(struct dmab_client *client, dmab_client_done_func done,
 	const void *data);
+/* Flushes unless a batch is open: 0, or a negative errno if the connection failed. */
+DMAB_CLIENT_HIDDEN int client_flush(struct dmab_client *client);
 /* The errno of a display that can no longer dispatch. */
 DMAB_CLIENT_HIDDEN int client_display_errno(struct wl_display *display);
 /* Records a failed event's reason and message, called from event handlers. */
