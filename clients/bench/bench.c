@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-bench: the broker path against wl_shm through the same dmabrokerd,
  * with the memory bandwidth that bounds both, the protocol's overhead, scale

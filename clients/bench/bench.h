@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmab-bench: measures dmabrokerd against wl_shm through the same daemon.
  * The modules below each own one kind of measurement; bench.c runs them,

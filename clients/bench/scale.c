@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <drm_fourcc.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fuzz-server harness's entry point, and its count of the protocol
  * errors and failed reasons that the inputs so far provoked.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Compositing an output with pixman at the memory limit (wlroots 0.15).
  *
