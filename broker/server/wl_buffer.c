@@ -83,7 +83,7 @@ static void layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixel
 		.width = layout->width,
 		.height = layout->height,
 		.format = layout->format,
-		.stride = layout->stride,
+		.stride = layout->planes[0].stride,
 	};
 }
 
@@ -192,8 +192,8 @@ static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 
 	if (mapping->fd >= 0)
 		close(mapping->fd);
-	read->data = mapping->data;
-	read->stride = mapping->stride;
+	read->data = (const char *)mapping->data + mapping->planes[0].offset;
+	read->stride = mapping->planes[0].stride;
 	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
 		read_fail(read, EIO, report.message);
 }

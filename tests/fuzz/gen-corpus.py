@@ -267,6 +267,17 @@ def mapped_writer(c, **kw):
 
 # Valid flows
 
+@seed("v-nv12-map")
+def _(s):
+    c = s.clients[0]
+    buf = create(c, fmt=NV12)
+    att = attach(buf, planes=2)
+    c.req(att, "map", DIR_WRITE)
+    s.flush()
+    attach(buf, planes=1)
+    s.flush()
+
+
 @seed("v-create")
 def _(s):
     create(s.clients[0])
@@ -991,7 +1002,7 @@ def error_seed(name):
 
 @error_seed("manager-invalid-format")
 def _(s):
-    create(s.clients[0], fmt=NV12)
+    create(s.clients[0], fmt=C8)
 
 
 @error_seed("manager-invalid-size-zero")
@@ -1070,6 +1081,11 @@ def _(s):
 @error_seed("manager-invalid-flags")
 def _(s):
     s.clients[0].req("manager", "import_dmabuf", NEW, SEALED, ARGB, 64, 64, 0, 256, 2)
+
+
+@error_seed("manager-import-invalid-planes")
+def _(s):
+    s.clients[0].req("manager", "import_dmabuf", NEW, SEALED, NV12, 64, 64, 0, 64, 0)
 
 
 @error_seed("manager-import-invalid-format")
@@ -1285,7 +1301,7 @@ def _(s):
 @error_seed("params-invalid-format")
 def _(s):
     c = s.clients[0]
-    c.req(dmabuf_params(c), "create", 64, 64, NV12, 0)
+    c.req(dmabuf_params(c), "create", 64, 64, C8, 0)
 
 
 @error_seed("params-invalid-format-modifier")
