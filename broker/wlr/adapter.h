@@ -10,6 +10,8 @@
 #include <wayland-server-core.h>
 #include <wlr/types/wlr_buffer.h>
 
+#include "yuv.h"
+
 struct wlr_surface;
 struct dmab_server_buffer;
 struct dmab_server_read;
@@ -34,6 +36,8 @@ struct dmab_wlr_buffer {
 	struct wl_listener resource_destroy;
 	struct wl_listener release;
 	struct wl_list link; /* dmab_wlr_adapter.buffers */
+	/* A YUV frame converted for the renderer; invalid once the read ends (yuv.h). */
+	struct dmab_yuv_frame yuv;
 };
 
 /* NULL if the wlr_buffer is not a broker buffer. */

@@ -1070,3 +1070,74 @@ DMAB_TEST(hostile_reader_delays_the_creator_by_the_bound)
 	e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
 	e2e_finish(&e);
 }
+
+/* The largest difference of one channel between two 0xRRGGBB pixels. */
+static int channel_diff(uint32_t a, uint32_t b)
+{
+	int max = 0;
+	for (int shift = 0; shift < 24; shift += 8) {
+		int d = abs((int)(a >> shift & 0xff) - (int)(b >> shift & 0xff));
+		max = d > max ? d : max;
+	}
+	return max;
+}
+
+/* The pixels of the peer's 64x64 window at the origin that differ from the reference. */
+static int yuv_window_errors(const struct dmab_test_image *img, int tolerance, int *worst)
+{
+	static const uint32_t reference[4] = { 0xffffff, 0xff0000, 0x00ff00, 0x0000ff };
+	int errors = 0;
+	*worst = 0;
+	for (int y = 0; y < 64; y++) {
+		for (int x = 0; x < 64; x++) {
+			uint32_t want = reference[(y / 32) * 2 + x / 32];
+			int d = channel_diff(dmab_test_image_pixel(img, x, y), want);
+			*worst = d > *worst ? d : *worst;
+			errors += d > tolerance;
+		}
+	}
+	return errors;
+}
+
+/*
+ * The compositor shows YUV buffers: a window of BT.601 limited-range white,
+ * red, green and blue in each YUV format matches its RGB reference in the
+ * screenshot, every channel of every pixel within 2 of 255 or 0 (the 8-bit
+ * Y'CbCr of the primaries rounds to within 1 of them; 2 leaves room for a
+ * converter that rounds differently, and none for a wrong matrix or plane).
+ */
+DMAB_TEST(yuv_windows_match_their_rgb_reference)
+{
+	const char *peer = e2e_built_program("DMAB_E2E_PEER");
+	e2e_stock_program("grim");
+	static const char *const formats[] = { "nv12", "nv21", "yuv420", "yuyv", "p010" };
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		/* A daemon each: its first window is at the cascade origin. */
+		struct e2e e;
+		e2e_init(&e);
+		e2e_start_daemon(&e, NULL);
+		const char *argv[] = { peer, "yuv", formats[i], NULL };
+		struct e2e_proc *p = e2e_spawn(&e, "peer", argv);
+		wait_for_line_or_fail(p, "shown", LINE_TIMEOUT_MS);
+		int64_t deadline = e2e_now_ms() + FRAME_TIMEOUT_MS;
+		int errors, worst;
+		for (;;) {
+			struct dmab_test_image img;
+			screenshot(&e, &img);
+			errors = yuv_window_errors(&img, 2, &worst);
+			dmab_test_image_finish(&img);
+			if (errors == 0 || e2e_now_ms() >= deadline) {
+				break;
+			}
+			e2e_sleep_ms(50);
+		}
+		printf("# %s: %d pixels off by more than 2, worst channel difference %d\n",
+			formats[i], errors, worst);
+		if (errors != 0) {
+			E2E_FAIL("the %s window differs from its RGB reference in %d pixels",
+				formats[i], errors);
+		}
+		e2e_stop(p, SIGTERM, 5000);
+		e2e_finish(&e);
+	}
+}

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "compositor.h"
 #include "fixture.h"
 #include "harness.h"
 #include "util.h"
@@ -281,5 +282,37 @@ DMAB_TEST(planes_import_checks_every_plane)
 	expect_planar_import_error(f, fd, (const uint32_t[]){ 0, 0xfffffe00 }, strides,
 		DMABROKER_MANAGER_V1_ERROR_OUT_OF_BOUNDS, "plane 1: offset 4294966784");
 	close(fd);
+	fixture_destroy(f);
+}
+
+/* The compositor's read of a multi-planar wl_buffer hands over every plane. */
+DMAB_TEST(planes_compositor_read_gets_every_plane)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	const struct format_case *fc = &cases[7]; /* YUV420 */
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, W, H,
+		fc->format, DMABROKER_MANAGER_V1_USAGE_COMPOSITE, "shown");
+	CHECK(buffer != NULL);
+	struct dmab_client_constraints three = { .max_planes = 3 };
+	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW,
+		&three);
+	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	fill_planes(fc, writer);
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	struct comp_read read;
+	comp_read_begin(&read, f, c, dmab_client_buffer_get_wl_buffer(buffer));
+	CHECK(read.read != NULL);
+	CHECK(comp_read_wait(&read, 2000));
+	CHECK_EQ(read.pixels.format, fc->format);
+	CHECK_EQ(read.pixels.n_planes, 3);
+	CHECK(read.pixels.data == read.pixels.planes[0].data);
+	for (uint32_t p = 0; p < 3; p++) {
+		CHECK(pattern_check(read.pixels.planes[p].data, read.pixels.planes[p].stride,
+			fc->row_bytes[p], fc->rows[p], 10 * fc->format + p));
+	}
+	comp_read_end(&read);
+	dmab_client_buffer_destroy(buffer);
 	fixture_destroy(f);
 }
