@@ -76,6 +76,7 @@ static bool buffer_convert_yuv(struct dmab_wlr_buffer *buffer, const struct dmab
 {
 	struct dmab_yuv_src src = {
 		.format = pixels->format,
+		.matrix = dmab_yuv_default_matrix(pixels->height),
 		.width = pixels->width,
 		.height = pixels->height,
 	};

@@ -21,50 +21,65 @@ static uint8_t clamp8(int v)
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* BT.601 limited range in 8.8 fixed point: 298 = 255/219, 409 = 1.402 * 255/224, ... */
-uint32_t dmab_yuv_pixel(uint8_t y, uint8_t cb, uint8_t cr)
+enum dmab_yuv_matrix dmab_yuv_default_matrix(uint32_t height)
 {
+	return height > 576 ? DMAB_YUV_BT709 : DMAB_YUV_BT601;
+}
+
+/*
+ * Limited range in 8.8 fixed point: 298 = 256 * 255/219 scales luma; the
+ * chroma factors are the matrix's Kr/Kb terms scaled by 255/224 (BT.601:
+ * 1.402, 0.344, 0.714, 1.772; BT.709: 1.5748, 0.1873, 0.4681, 1.8556).
+ */
+static const int coefficients[2][4] = {
+	[DMAB_YUV_BT601] = { 409, 100, 208, 516 },
+	[DMAB_YUV_BT709] = { 459, 55, 136, 541 },
+};
+
+uint32_t dmab_yuv_pixel(enum dmab_yuv_matrix matrix, uint8_t y, uint8_t cb, uint8_t cr)
+{
+	const int *k = coefficients[matrix];
 	int c = 298 * ((int)y - 16) + 128, d = (int)cb - 128, e = (int)cr - 128;
-	uint32_t r = clamp8((c + 409 * e) >> 8);
-	uint32_t g = clamp8((c - 100 * d - 208 * e) >> 8);
-	uint32_t b = clamp8((c + 516 * d) >> 8);
+	uint32_t r = clamp8((c + k[0] * e) >> 8);
+	uint32_t g = clamp8((c - k[1] * d - k[2] * e) >> 8);
+	uint32_t b = clamp8((c + k[3] * d) >> 8);
 	return 0xff000000u | r << 16 | g << 8 | b;
 }
 
 /* NV12 (Cb first, cb_at 0) and NV21 (Cr first, cb_at 1): interleaved chroma pairs. */
-static void row_semi_planar(uint32_t *out, const uint8_t *luma, const uint8_t *chroma,
-	uint32_t width, uint32_t cb_at)
+static void row_semi_planar(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
+	const uint8_t *chroma, uint32_t width, uint32_t cb_at)
 {
 	for (uint32_t x = 0; x < width; x++) {
 		const uint8_t *pair = chroma + x / 2 * 2;
-		out[x] = dmab_yuv_pixel(luma[x], pair[cb_at], pair[1 - cb_at]);
+		out[x] = dmab_yuv_pixel(m, luma[x], pair[cb_at], pair[1 - cb_at]);
 	}
 }
 
-static void row_planar(uint32_t *out, const uint8_t *luma, const uint8_t *cb,
-	const uint8_t *cr, uint32_t width)
+static void row_planar(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
+	const uint8_t *cb, const uint8_t *cr, uint32_t width)
 {
 	for (uint32_t x = 0; x < width; x++) {
-		out[x] = dmab_yuv_pixel(luma[x], cb[x / 2], cr[x / 2]);
+		out[x] = dmab_yuv_pixel(m, luma[x], cb[x / 2], cr[x / 2]);
 	}
 }
 
 /* Y0 Cb Y1 Cr for each pair of pixels. */
-static void row_yuyv(uint32_t *out, const uint8_t *in, uint32_t width)
+static void row_yuyv(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *in, uint32_t width)
 {
 	for (uint32_t x = 0; x < width; x++) {
 		const uint8_t *quad = in + x / 2 * 4;
-		out[x] = dmab_yuv_pixel(quad[x % 2 * 2], quad[1], quad[3]);
+		out[x] = dmab_yuv_pixel(m, quad[x % 2 * 2], quad[1], quad[3]);
 	}
 }
 
 /* Little-endian 16-bit samples whose high byte holds the top 8 of 10 bits. */
-static void row_p010(uint32_t *out, const uint8_t *luma, const uint8_t *chroma,
-	uint32_t width)
+static void row_p010(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
+	const uint8_t *chroma, uint32_t width)
 {
 	for (uint32_t x = 0; x < width; x++) {
 		const uint8_t *pair = chroma + x / 2 * 4;
-		out[x] = dmab_yuv_pixel(luma[x * 2 + 1], pair[1], pair[3]);
+		out[x] = dmab_yuv_pixel(m, luma[x * 2 + 1], pair[1], pair[3]);
 	}
 }
 
@@ -78,19 +93,19 @@ static void convert_row(const struct dmab_yuv_src *src, uint32_t y, uint32_t *ou
 		src->planes[2] + (size_t)(y / 2) * src->strides[2] : NULL;
 	switch (src->format) {
 	case DRM_FORMAT_NV12:
-		row_semi_planar(out, luma, c1, src->width, 0);
+		row_semi_planar(src->matrix, out, luma, c1, src->width, 0);
 		break;
 	case DRM_FORMAT_NV21:
-		row_semi_planar(out, luma, c1, src->width, 1);
+		row_semi_planar(src->matrix, out, luma, c1, src->width, 1);
 		break;
 	case DRM_FORMAT_YUV420:
-		row_planar(out, luma, c1, c2, src->width);
+		row_planar(src->matrix, out, luma, c1, c2, src->width);
 		break;
 	case DRM_FORMAT_YUYV:
-		row_yuyv(out, luma, src->width);
+		row_yuyv(src->matrix, out, luma, src->width);
 		break;
 	case DRM_FORMAT_P010:
-		row_p010(out, luma, c1, src->width);
+		row_p010(src->matrix, out, luma, c1, src->width);
 		break;
 	}
 }

@@ -21,20 +21,33 @@ static bool near(uint32_t got, uint32_t want)
 /* BT.601 limited range: black, white, and the 75% colour bars' primaries. */
 DMAB_TEST(yuv_pixel_is_bt601_limited_range)
 {
-	CHECK_EQ(dmab_yuv_pixel(16, 128, 128), 0xff000000u);
-	CHECK_EQ(dmab_yuv_pixel(235, 128, 128), 0xffffffffu);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT601, 16, 128, 128), 0xff000000u);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT601, 235, 128, 128), 0xffffffffu);
 	/* Below black and above white clamp. */
-	CHECK_EQ(dmab_yuv_pixel(0, 128, 128), 0xff000000u);
-	CHECK_EQ(dmab_yuv_pixel(255, 128, 128), 0xffffffffu);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT601, 0, 128, 128), 0xff000000u);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT601, 255, 128, 128), 0xffffffffu);
 	/*
 	 * Red, green and blue: BT.601 Y'CbCr of (255,0,0), (0,255,0), (0,0,255)
 	 * rounded to 8 bits, which land within 1 of the primaries.
 	 */
-	CHECK(near(dmab_yuv_pixel(81, 90, 240), 0xffff0000u));
-	CHECK(near(dmab_yuv_pixel(145, 54, 34), 0xff00ff00u));
-	CHECK(near(dmab_yuv_pixel(41, 240, 110), 0xff0000ffu));
-	/* And not within 1 of another colour: the matrix is not BT.709's. */
-	CHECK(!near(dmab_yuv_pixel(63, 102, 240), 0xffff0000u));
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT601, 81, 90, 240), 0xffff0000u));
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT601, 145, 54, 34), 0xff00ff00u));
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT601, 41, 240, 110), 0xff0000ffu));
+	/* BT.709's red is not BT.601's. */
+	CHECK(!near(dmab_yuv_pixel(DMAB_YUV_BT601, 63, 102, 240), 0xffff0000u));
+}
+
+DMAB_TEST(yuv_pixel_is_bt709_limited_range_above_576_lines)
+{
+	CHECK_EQ(dmab_yuv_default_matrix(576), DMAB_YUV_BT601);
+	CHECK_EQ(dmab_yuv_default_matrix(577), DMAB_YUV_BT709);
+	CHECK_EQ(dmab_yuv_default_matrix(720), DMAB_YUV_BT709);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT709, 16, 128, 128), 0xff000000u);
+	CHECK_EQ(dmab_yuv_pixel(DMAB_YUV_BT709, 235, 128, 128), 0xffffffffu);
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT709, 63, 102, 240), 0xffff0000u));
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT709, 173, 42, 26), 0xff00ff00u));
+	CHECK(near(dmab_yuv_pixel(DMAB_YUV_BT709, 32, 240, 118), 0xff0000ffu));
+	CHECK(!near(dmab_yuv_pixel(DMAB_YUV_BT709, 81, 90, 240), 0xffff0000u));
 }
 
 enum { W = 6, H = 4 };
@@ -130,7 +143,7 @@ static void check_image(const struct image *img)
 	dmab_yuv_convert(&img->src, &out[0][0], sizeof(out[0]));
 	for (uint32_t y = 0; y < H; y++) {
 		for (uint32_t x = 0; x < W; x++) {
-			CHECK_EQ(out[y][x], dmab_yuv_pixel(luma_at(x, y), cb_at(x, y), cr_at(x, y)));
+			CHECK_EQ(out[y][x], dmab_yuv_pixel(DMAB_YUV_BT601, luma_at(x, y), cb_at(x, y), cr_at(x, y)));
 		}
 		/* Nothing beyond the row is written. */
 		CHECK_EQ(out[y][W], 0x11111111u);
@@ -162,13 +175,13 @@ DMAB_TEST(yuv_frame_converts_once_per_invalidation)
 	struct dmab_yuv_frame frame = {0};
 	CHECK(dmab_yuv_frame_update(&frame, &img.src));
 	CHECK(frame.valid);
-	CHECK_EQ(frame.data[0], dmab_yuv_pixel(luma_at(0, 0), cb_at(0, 0), cr_at(0, 0)));
+	CHECK_EQ(frame.data[0], dmab_yuv_pixel(DMAB_YUV_BT601, luma_at(0, 0), cb_at(0, 0), cr_at(0, 0)));
 	img.bytes[0][0] = 235;
 	CHECK(dmab_yuv_frame_update(&frame, &img.src));
-	CHECK_EQ(frame.data[0], dmab_yuv_pixel(luma_at(0, 0), cb_at(0, 0), cr_at(0, 0)));
+	CHECK_EQ(frame.data[0], dmab_yuv_pixel(DMAB_YUV_BT601, luma_at(0, 0), cb_at(0, 0), cr_at(0, 0)));
 	frame.valid = false;
 	CHECK(dmab_yuv_frame_update(&frame, &img.src));
-	CHECK_EQ(frame.data[0], dmab_yuv_pixel(235, cb_at(0, 0), cr_at(0, 0)));
+	CHECK_EQ(frame.data[0], dmab_yuv_pixel(DMAB_YUV_BT601, 235, cb_at(0, 0), cr_at(0, 0)));
 	img.src.width = 4;
 	CHECK(dmab_yuv_frame_update(&frame, &img.src));
 	CHECK_EQ(frame.width, 4);
