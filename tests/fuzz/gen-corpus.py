@@ -187,6 +187,10 @@ class Client:
                     out.append(0xf0 + self.candidates().index(arg))
             elif char == "h":
                 out.append(arg)
+            elif char == "a":  # bytes: a length byte (below MAX_ARRAY), then the bytes
+                assert len(arg) < 32, arg
+                out.append(len(arg))
+                out += arg
             else:
                 raise ValueError(char)
         if method in ("destroy", "revoke"):
@@ -266,6 +270,16 @@ def mapped_writer(c, **kw):
 
 
 # Valid flows
+
+@seed("v-import-planar-map")
+def _(s):
+    c = s.clients[0]
+    buf = c.req("manager", "import_planar_dmabuf", NEW, SEALED, NV12, 64, 64,
+                struct.pack("<4I", 0, 64, 4096, 64), 0)
+    att = attach(buf, access=READ, planes=2)
+    c.req(att, "map", DIR_READ)
+    s.flush()
+
 
 @seed("v-nv12-map")
 def _(s):
@@ -1086,6 +1100,18 @@ def _(s):
 @error_seed("manager-import-invalid-planes")
 def _(s):
     s.clients[0].req("manager", "import_dmabuf", NEW, SEALED, NV12, 64, 64, 0, 64, 0)
+
+
+@error_seed("manager-import-planar-invalid-planes")
+def _(s):
+    s.clients[0].req("manager", "import_planar_dmabuf", NEW, SEALED, NV12, 64, 64,
+                     struct.pack("<3I", 0, 64, 4096), 0)
+
+
+@error_seed("manager-import-planar-out-of-bounds")
+def _(s):
+    s.clients[0].req("manager", "import_planar_dmabuf", NEW, SEALED_SMALL, NV12, 64, 64,
+                     struct.pack("<4I", 0, 64, 4096, 64), 0)
 
 
 @error_seed("manager-import-invalid-format")
