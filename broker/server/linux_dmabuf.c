@@ -95,8 +95,9 @@ static uint32_t params_count_planes(const struct params *params)
 {
 	uint32_t n = 0;
 
-	while (n < DMAB_MAX_PLANES && params->planes[n].fd >= 0)
+	while (n < DMAB_MAX_PLANES && params->planes[n].fd >= 0) {
 		n++;
+	}
 	return n;
 }
 
@@ -140,8 +141,9 @@ static enum check_result params_check(struct wl_resource *resource, struct param
 	uint32_t code;
 
 	/* A plane added beyond one missing leaves a gap. */
-	for (uint32_t i = n; i < DMAB_MAX_PLANES; i++)
+	for (uint32_t i = n; i < DMAB_MAX_PLANES; i++) {
 		gap |= params->planes[i].fd >= 0;
+	}
 	if (gap) {
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
 			"plane %" PRIu32 " was not added", n);
@@ -297,8 +299,9 @@ static void params_release(struct server_object *object)
 	struct params *params = wl_container_of(object, params, base);
 
 	for (uint32_t i = 0; i < DMAB_MAX_PLANES; i++) {
-		if (params->planes[i].fd >= 0)
+		if (params->planes[i].fd >= 0) {
 			close(params->planes[i].fd);
+		}
 	}
 	server_object_finish(&params->base);
 	free(params);
@@ -351,8 +354,9 @@ static void linux_dmabuf_handle_create_params(struct wl_client *client,
 		return;
 	}
 	params->account = linux_dmabuf->account;
-	for (uint32_t i = 0; i < DMAB_MAX_PLANES; i++)
+	for (uint32_t i = 0; i < DMAB_MAX_PLANES; i++) {
 		params->planes[i].fd = -1;
+	}
 	server_object_init(&params->base, linux_dmabuf->base.server, params_resource,
 		params_release);
 	wl_resource_set_user_data(params_resource, params);

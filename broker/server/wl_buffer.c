@@ -89,8 +89,9 @@ static void layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixel
 		.stride = layout->planes[0].stride,
 		.n_planes = layout->n_planes,
 	};
-	for (uint32_t i = 0; i < layout->n_planes; i++)
+	for (uint32_t i = 0; i < layout->n_planes; i++) {
 		pixels->planes[i].stride = layout->planes[i].stride;
+	}
 }
 
 void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,

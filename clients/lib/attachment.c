@@ -19,8 +19,9 @@ static void handle_mapped(void *data, struct dmabroker_attachment_v1 *proxy, uin
 	att->fd = fd;
 	/* Plane 0 as mapped describes it, for a broker that sent no plane events. */
 	att->planes[0] = (struct dmab_client_plane){ offset, stride, size };
-	if (att->n_planes == 0)
+	if (att->n_planes == 0) {
 		att->n_planes = 1;
+	}
 	att->map_flags = flags;
 }
 
@@ -29,11 +30,13 @@ static void handle_plane(void *data, struct dmabroker_attachment_v1 *proxy, uint
 {
 	struct dmab_client_attachment *att = data;
 	if (serial != att->map_serial || att->map_state != MAP_PENDING || att->fd >= 0 ||
-			index >= DMAB_CLIENT_MAX_PLANES)
+			index >= DMAB_CLIENT_MAX_PLANES) {
 		return;
+	}
 	att->planes[index] = (struct dmab_client_plane){ offset, stride, size };
-	if (index >= att->n_planes)
+	if (index >= att->n_planes) {
 		att->n_planes = index + 1;
+	}
 }
 
 static void handle_ready(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial)
@@ -140,11 +143,13 @@ static int map_memory(struct dmab_client_attachment *att)
 		uint64_t end = (uint64_t)att->planes[i].offset + att->planes[i].size;
 		len = end > len ? end : len;
 	}
-	if (len == 0 || len > SIZE_MAX)
+	if (len == 0 || len > SIZE_MAX) {
 		return -EINVAL;
+	}
 	void *base = mmap(NULL, (size_t)len, prot, MAP_SHARED, att->fd, 0);
-	if (base == MAP_FAILED)
+	if (base == MAP_FAILED) {
 		return -errno;
+	}
 	att->base = base;
 	att->base_len = (size_t)len;
 	return 0;
@@ -209,10 +214,12 @@ uint32_t dmab_client_attachment_get_n_planes(struct dmab_client_attachment *att)
 void *dmab_client_attachment_get_plane(struct dmab_client_attachment *att, uint32_t index,
 	struct dmab_client_plane *plane)
 {
-	if (att->map_state != MAP_DONE || index >= att->n_planes)
+	if (att->map_state != MAP_DONE || index >= att->n_planes) {
 		return NULL;
-	if (plane != NULL)
+	}
+	if (plane != NULL) {
 		*plane = att->planes[index];
+	}
 	return (char *)att->base + att->planes[index].offset;
 }
 

@@ -30,11 +30,13 @@ static void handle_buffer_plane(void *data, struct dmabroker_buffer_v1 *proxy, u
 	uint32_t offset, uint32_t stride, uint32_t size)
 {
 	struct dmab_client_buffer *buffer = data;
-	if (index >= DMAB_CLIENT_MAX_PLANES)
+	if (index >= DMAB_CLIENT_MAX_PLANES) {
 		return;
+	}
 	buffer->pending_planes[index] = (struct dmab_client_plane){ offset, stride, size };
-	if (index >= buffer->pending_n_planes)
+	if (index >= buffer->pending_n_planes) {
 		buffer->pending_n_planes = index + 1;
+	}
 }
 
 static void handle_buffer_failed(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t reason,
@@ -159,8 +161,9 @@ struct dmab_client_buffer *dmab_client_buffer_import_planar_fd(struct dmab_clien
 		.data = pairs,
 	};
 	struct dmab_client_buffer *buffer = buffer_alloc(client);
-	if (buffer == NULL)
+	if (buffer == NULL) {
 		return NULL;
+	}
 	return buffer_finish_create(buffer, dmabroker_manager_v1_import_planar_dmabuf(
 		client->manager, fd, format, width, height, &planes, flags));
 }

@@ -398,8 +398,9 @@ static void expect_params_error(uint64_t max_bytes, const struct step *steps, si
 			CHECK(fd >= 0);
 			params_add(&params, fd, step->plane, step->offset,
 				step->stride ? step->stride : STRIDE, step->modifier);
-			if (last_fd >= 0)
+			if (last_fd >= 0) {
 				close(last_fd);
+			}
 			last_fd = fd;
 		} else if (step->kind == CREATE) {
 			zwp_linux_buffer_params_v1_create(params.proxy, step->width, step->height,
@@ -415,8 +416,9 @@ static void expect_params_error(uint64_t max_bytes, const struct step *steps, si
 				step->height, step->format, 0);
 		}
 	}
-	if (last_fd >= 0)
+	if (last_fd >= 0) {
 		close(last_fd);
+	}
 	expect_protocol_error(dc.c->display, &zwp_linux_buffer_params_v1_interface, code);
 	if (immed != NULL)
 		wl_buffer_destroy(immed);

@@ -180,8 +180,9 @@ static void attachment_plane(void *data, struct dmabroker_attachment_v1 *proxy,
 	uint32_t serial, uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
 {
 	struct raw_attachment *att = data;
-	if (att->plane_count == 0 || serial != att->plane_serial || index == 0)
+	if (att->plane_count == 0 || serial != att->plane_serial || index == 0) {
 		att->plane_count = 0;
+	}
 	att->plane_serial = serial;
 	CHECK(att->plane_count < 8);
 	att->plane_index[att->plane_count] = index;
