@@ -66,6 +66,7 @@ struct _GstDmabrokerSink {
 	guint n_slots;
 	guint next_alloc; /* the pool's next slot to wrap */
 	guint next_copy; /* the slot the next copied frame goes to */
+	guint generation; /* of the ring: a wait that outlived its ring gives up */
 	GstBufferPool *pool;
 	gchar *tokens;
 	guint64 pooled, copied; /* frames rendered from the pool, and copied into the ring */
@@ -104,17 +105,66 @@ static guint buffer_slot(GstBuffer *buffer)
 	return GPOINTER_TO_UINT(gst_mini_object_get_qdata(GST_MINI_OBJECT(buffer), slot_quark));
 }
 
-static gboolean begin_write(GstDmabrokerSink *sink, struct slot *slot)
+/* Handles the events that have arrived, without waiting; false once the display failed. */
+static gboolean dispatch_pending(struct wl_display *display)
 {
-	int ret = dmab_client_attachment_begin(slot->att, WRITE);
+	while (wl_display_prepare_read(display) != 0) {
+		if (wl_display_dispatch_pending(display) < 0) {
+			return FALSE;
+		}
+	}
+	wl_display_flush(display);
+	struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
+	if (poll(&pfd, 1, 0) > 0) {
+		wl_display_read_events(display);
+	} else {
+		wl_display_cancel_read(display);
+	}
+	return wl_display_dispatch_pending(display) >= 0;
+}
+
+enum write_result {
+	WRITE_OK,
+	WRITE_ERROR, /* posted */
+	WRITE_FLUSHING, /* the ring went away meanwhile */
+};
+
+/*
+ * Begins the slot's WRITE bracket and waits for ready. Called and returns with
+ * the lock held, but drops it while it waits: the readers it waits for may be
+ * waiting for the frame the sink thread is rendering (the compositor releases
+ * a buffer when the next frame is shown).
+ */
+static enum write_result begin_write(GstDmabrokerSink *sink, guint index)
+{
+	guint generation = sink->generation;
+	struct slot *slot = &sink->slots[index];
+	struct wl_display *display = dmab_client_get_display(sink->client);
+	int ret = dmab_client_attachment_begin_async(slot->att, WRITE);
+	while (ret == 0 && !dmab_client_attachment_is_ready(slot->att)) {
+		struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
+		g_mutex_unlock(&sink->lock);
+		poll(&pfd, 1, 10);
+		g_mutex_lock(&sink->lock);
+		if (sink->generation != generation) {
+			return WRITE_FLUSHING;
+		}
+		if (!dispatch_pending(display)) {
+			ret = -wl_display_get_error(display);
+		} else if (!dmab_client_attachment_is_ready(slot->att)) {
+			/* -EBUSY while it waits; the failure once the broker failed it. */
+			int again = dmab_client_attachment_begin_async(slot->att, WRITE);
+			ret = again == -EBUSY ? 0 : again;
+		}
+	}
 	if (ret < 0) {
 		GST_ELEMENT_ERROR(sink, RESOURCE, WRITE, ("The broker refused a write: %s",
 			g_strerror(-ret)), ("begin_access(WRITE): %s",
 			dmab_client_last_failure()->message));
-		return FALSE;
+		return WRITE_ERROR;
 	}
 	slot->writing = TRUE;
-	return TRUE;
+	return WRITE_OK;
 }
 
 static void end_write(struct slot *slot)
@@ -177,13 +227,13 @@ static GstFlowReturn pool_acquire_buffer(GstBufferPool *pool, GstBuffer **out,
 		return ret != GST_FLOW_OK ? ret : GST_FLOW_FLUSHING;
 	}
 	g_mutex_lock(&sink->lock);
-	gboolean ok = begin_write(sink, &sink->slots[buffer_slot(*out) - 1]);
+	enum write_result result = begin_write(sink, buffer_slot(*out) - 1);
 	g_mutex_unlock(&sink->lock);
-	if (!ok) {
+	if (result != WRITE_OK) {
 		GST_BUFFER_POOL_CLASS(gst_dmabroker_pool_parent_class)->release_buffer(pool,
 			*out);
 		*out = NULL;
-		return GST_FLOW_ERROR;
+		return result == WRITE_FLUSHING ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
 	}
 	return GST_FLOW_OK;
 }
@@ -238,6 +288,7 @@ static void ring_destroy(GstDmabrokerSink *sink)
 		sink->slots[i] = (struct slot){ 0 };
 	}
 	sink->n_slots = 0;
+	sink->generation++;
 	sink->next_alloc = 0;
 	sink->next_copy = 0;
 	gst_clear_caps(&sink->caps);
@@ -428,37 +479,22 @@ static gboolean sink_propose_allocation(GstBaseSink *bsink, GstQuery *query)
 	return ok;
 }
 
-/* Handles the window's events without waiting: pings, configures, frame callbacks. */
-static void dispatch_pending(struct wl_display *display)
-{
-	while (wl_display_prepare_read(display) != 0) {
-		wl_display_dispatch_pending(display);
-	}
-	wl_display_flush(display);
-	struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
-	if (poll(&pfd, 1, 0) > 0) {
-		wl_display_read_events(display);
-	} else {
-		wl_display_cancel_read(display);
-	}
-	wl_display_dispatch_pending(display);
-}
-
 /* A frame from a buffer of upstream's own: copied into the next slot, plane by plane. */
-static gboolean copy_frame(GstDmabrokerSink *sink, GstBuffer *buffer, guint *index)
+static GstFlowReturn copy_frame(GstDmabrokerSink *sink, GstBuffer *buffer, guint *index)
 {
 	*index = sink->next_copy;
 	sink->next_copy = (sink->next_copy + 1) % sink->n_slots;
-	struct slot *slot = &sink->slots[*index];
 	GstVideoFrame frame;
 	if (!gst_video_frame_map(&frame, &sink->info, buffer, GST_MAP_READ)) {
 		GST_ELEMENT_ERROR(sink, STREAM, FAILED, ("Cannot map the frame"), (NULL));
-		return FALSE;
+		return GST_FLOW_ERROR;
 	}
-	if (!begin_write(sink, slot)) {
+	enum write_result result = begin_write(sink, *index);
+	if (result != WRITE_OK) {
 		gst_video_frame_unmap(&frame);
-		return FALSE;
+		return result == WRITE_FLUSHING ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
 	}
+	struct slot *slot = &sink->slots[*index];
 	for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&frame); p++) {
 		struct dmab_client_plane plane;
 		guint8 *dst = dmab_client_attachment_get_plane(slot->att, p, &plane);
@@ -472,7 +508,7 @@ static gboolean copy_frame(GstDmabrokerSink *sink, GstBuffer *buffer, guint *ind
 	}
 	gst_video_frame_unmap(&frame);
 	end_write(slot);
-	return TRUE;
+	return GST_FLOW_OK;
 }
 
 static GstFlowReturn sink_show_frame(GstVideoSink *vsink, GstBuffer *buffer)
@@ -485,17 +521,16 @@ static GstFlowReturn sink_show_frame(GstVideoSink *vsink, GstBuffer *buffer)
 		index--;
 		end_write(&sink->slots[index]);
 		sink->pooled++;
-	} else if (copy_frame(sink, buffer, &index)) {
-		sink->copied++;
 	} else {
-		ret = GST_FLOW_ERROR;
+		ret = copy_frame(sink, buffer, &index);
+		sink->copied += ret == GST_FLOW_OK;
 	}
 	if (ret == GST_FLOW_OK && sink->window != NULL) {
 		struct wl_display *display = dmab_client_get_display(sink->client);
 		dmab_window_present(sink->window,
 			dmab_client_buffer_get_wl_buffer(sink->slots[index].buffer));
-		dispatch_pending(display);
-		if (wl_display_get_error(display) != 0) {
+		/* Pings, configures and frame callbacks of the window. */
+		if (!dispatch_pending(display)) {
 			GST_ELEMENT_ERROR(sink, RESOURCE, WRITE, ("Lost the broker"),
 				("%s", g_strerror(wl_display_get_error(display))));
 			ret = GST_FLOW_ERROR;

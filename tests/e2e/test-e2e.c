@@ -1285,3 +1285,59 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 	CHECK(access(token_file, F_OK) != 0);
 	e2e_finish(&e);
 }
+
+/* Runs gst-launch-1.0 with args until it exits 0; returns its pooled and copied counts. */
+static void gst_run(struct e2e *e, const char *const *args, unsigned long *pooled,
+	unsigned long *copied)
+{
+	const char *launch = e2e_stock_program("gst-launch-1.0");
+	struct gst_env env;
+	gst_env_init(&env, e);
+	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry,
+		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 6;
+	for (int i = 0; args[i] != NULL; i++) {
+		CHECK(argc < 31);
+		argv[argc++] = args[i];
+	}
+	struct e2e_proc *p = e2e_spawn(e, "gst-launch", argv);
+	e2e_expect_exit(p, 0, 60 * 1000 * dmab_test_time_scale());
+	char *log = e2e_read_file(p->err_path);
+	CHECK(log != NULL);
+	const char *line = strstr(log, "sink_stop:");
+	CHECK(line != NULL && strchr(line, '>') != NULL);
+	CHECK_EQ(sscanf(strchr(line, '>') + 1, " %lu frames from the pool, %lu copied", pooled,
+		copied), 2);
+	free(log);
+}
+
+/*
+ * With a queue, upstream acquires the next buffer from the pool in its own
+ * thread while the sink renders the last one: the wait for the next buffer's
+ * readers (the compositor shows the last frame until the next replaces it)
+ * must not keep the sink from rendering. Without the pool (identity drops the
+ * allocation query), frames are copied into the ring.
+ */
+DMAB_TEST(gst_sink_renders_through_a_queue_and_copies_foreign_buffers)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	unsigned long pooled, copied;
+	static const char *const queued[] = { "videotestsrc", "num-buffers=100", "!",
+		"video/x-raw,format=NV12,width=320,height=240", "!", "queue", "!",
+		"dmabrokersink", NULL };
+	gst_run(&e, queued, &pooled, &copied);
+	printf("# through a queue: %lu frames from the pool, %lu copied\n", pooled, copied);
+	CHECK(pooled >= 2);
+	CHECK_EQ(copied, 0);
+	static const char *const foreign[] = { "videotestsrc", "num-buffers=100", "!",
+		"video/x-raw,format=I420,width=320,height=240", "!", "identity",
+		"drop-allocation=true", "!", "dmabrokersink", NULL };
+	gst_run(&e, foreign, &pooled, &copied);
+	printf("# without the pool: %lu frames from the pool, %lu copied\n", pooled, copied);
+	CHECK_EQ(pooled, 0);
+	CHECK(copied >= 2);
+	e2e_finish(&e);
+}
