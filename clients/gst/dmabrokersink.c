@@ -31,6 +31,7 @@
 
 #include "dmabrokersink.h"
 #include "formats.h"
+#include "wait.h"
 #include "window.h"
 
 #define DEFAULT_BUFFERS 3
@@ -70,6 +71,9 @@ struct _GstDmabrokerSink {
 	GstBufferPool *pool;
 	gchar *tokens;
 	guint64 pooled, copied; /* frames rendered from the pool, and copied into the ring */
+	guint32 seq; /* of the next frame's tag */
+	GstBuffer *last_copied; /* a reference: the preroll frame comes twice */
+	guint last; /* the slot of the last frame */
 };
 
 G_DEFINE_TYPE(GstDmabrokerSink, gst_dmabroker_sink, GST_TYPE_VIDEO_SINK)
@@ -105,24 +109,6 @@ static guint buffer_slot(GstBuffer *buffer)
 	return GPOINTER_TO_UINT(gst_mini_object_get_qdata(GST_MINI_OBJECT(buffer), slot_quark));
 }
 
-/* Handles the events that have arrived, without waiting; false once the display failed. */
-static gboolean dispatch_pending(struct wl_display *display)
-{
-	while (wl_display_prepare_read(display) != 0) {
-		if (wl_display_dispatch_pending(display) < 0) {
-			return FALSE;
-		}
-	}
-	wl_display_flush(display);
-	struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
-	if (poll(&pfd, 1, 0) > 0) {
-		wl_display_read_events(display);
-	} else {
-		wl_display_cancel_read(display);
-	}
-	return wl_display_dispatch_pending(display) >= 0;
-}
-
 enum write_result {
 	WRITE_OK,
 	WRITE_ERROR, /* posted */
@@ -137,25 +123,10 @@ enum write_result {
  */
 static enum write_result begin_write(GstDmabrokerSink *sink, guint index)
 {
-	guint generation = sink->generation;
 	struct slot *slot = &sink->slots[index];
-	struct wl_display *display = dmab_client_get_display(sink->client);
-	int ret = dmab_client_attachment_begin_async(slot->att, WRITE);
-	while (ret == 0 && !dmab_client_attachment_is_ready(slot->att)) {
-		struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
-		g_mutex_unlock(&sink->lock);
-		poll(&pfd, 1, 10);
-		g_mutex_lock(&sink->lock);
-		if (sink->generation != generation) {
-			return WRITE_FLUSHING;
-		}
-		if (!dispatch_pending(display)) {
-			ret = -wl_display_get_error(display);
-		} else if (!dmab_client_attachment_is_ready(slot->att)) {
-			/* -EBUSY while it waits; the failure once the broker failed it. */
-			int again = dmab_client_attachment_begin_async(slot->att, WRITE);
-			ret = again == -EBUSY ? 0 : again;
-		}
+	int ret = dmab_gst_begin(&sink->lock, &sink->generation, sink->client, slot->att, WRITE);
+	if (ret == 1) {
+		return WRITE_FLUSHING;
 	}
 	if (ret < 0) {
 		GST_ELEMENT_ERROR(sink, RESOURCE, WRITE, ("The broker refused a write: %s",
@@ -165,6 +136,20 @@ static enum write_result begin_write(GstDmabrokerSink *sink, guint index)
 	}
 	slot->writing = TRUE;
 	return WRITE_OK;
+}
+
+/* Inside the slot's WRITE bracket: the tag row follows the video's rows in plane 0. */
+static void write_tag(GstDmabrokerSink *sink, struct slot *slot, guint32 flags)
+{
+	struct dmab_client_plane plane;
+	guint8 *data = dmab_client_attachment_get_plane(slot->att, 0, &plane);
+	struct dmab_gst_tag tag = {
+		.magic = GUINT32_TO_LE(DMAB_GST_TAG_MAGIC),
+		.seq = GUINT32_TO_LE(sink->seq),
+		.flags = GUINT32_TO_LE(flags),
+	};
+	memcpy(data + (gsize)GST_VIDEO_INFO_HEIGHT(&sink->info) * plane.stride, &tag, sizeof(tag));
+	sink->seq++;
 }
 
 static void end_write(struct slot *slot)
@@ -288,6 +273,8 @@ static void ring_destroy(GstDmabrokerSink *sink)
 		sink->slots[i] = (struct slot){ 0 };
 	}
 	sink->n_slots = 0;
+	sink->seq = 0;
+	gst_buffer_replace(&sink->last_copied, NULL);
 	sink->generation++;
 	sink->next_alloc = 0;
 	sink->next_copy = 0;
@@ -301,7 +288,7 @@ static gboolean slot_create(GstDmabrokerSink *sink, struct slot *slot, guint ind
 	gchar name[32];
 	g_snprintf(name, sizeof(name), "dmabrokersink/%u", index);
 	slot->buffer = dmab_client_buffer_create(sink->client, GST_VIDEO_INFO_WIDTH(&sink->info),
-		GST_VIDEO_INFO_HEIGHT(&sink->info), fourcc,
+		GST_VIDEO_INFO_HEIGHT(&sink->info) + DMAB_GST_TAG_ROWS, fourcc,
 		DMABROKER_MANAGER_V1_USAGE_CPU_WRITE | DMABROKER_MANAGER_V1_USAGE_COMPOSITE |
 		DMABROKER_MANAGER_V1_USAGE_SHARE, name);
 	if (slot->buffer == NULL) {
@@ -507,6 +494,7 @@ static GstFlowReturn copy_frame(GstDmabrokerSink *sink, GstBuffer *buffer, guint
 		}
 	}
 	gst_video_frame_unmap(&frame);
+	write_tag(sink, slot, 0);
 	end_write(slot);
 	return GST_FLOW_OK;
 }
@@ -519,18 +507,28 @@ static GstFlowReturn sink_show_frame(GstVideoSink *vsink, GstBuffer *buffer)
 	guint index = buffer_slot(buffer);
 	if (index != 0 && buffer->pool == sink->pool && index <= sink->n_slots) {
 		index--;
-		end_write(&sink->slots[index]);
+		/* The preroll frame is shown twice: it is tagged once, while it is written. */
+		if (sink->slots[index].writing) {
+			write_tag(sink, &sink->slots[index], 0);
+			end_write(&sink->slots[index]);
+		}
 		sink->pooled++;
+	} else if (buffer == sink->last_copied) {
+		index = sink->last;
 	} else {
 		ret = copy_frame(sink, buffer, &index);
 		sink->copied += ret == GST_FLOW_OK;
+		gst_buffer_replace(&sink->last_copied, ret == GST_FLOW_OK ? buffer : NULL);
+	}
+	if (ret == GST_FLOW_OK) {
+		sink->last = index;
 	}
 	if (ret == GST_FLOW_OK && sink->window != NULL) {
 		struct wl_display *display = dmab_client_get_display(sink->client);
 		dmab_window_present(sink->window,
 			dmab_client_buffer_get_wl_buffer(sink->slots[index].buffer));
 		/* Pings, configures and frame callbacks of the window. */
-		if (!dispatch_pending(display)) {
+		if (!dmab_gst_dispatch_pending(display)) {
 			GST_ELEMENT_ERROR(sink, RESOURCE, WRITE, ("Lost the broker"),
 				("%s", g_strerror(wl_display_get_error(display))));
 			ret = GST_FLOW_ERROR;
@@ -538,6 +536,33 @@ static GstFlowReturn sink_show_frame(GstVideoSink *vsink, GstBuffer *buffer)
 	}
 	g_mutex_unlock(&sink->lock);
 	return ret;
+}
+
+/*
+ * The end of the stream, tagged in the slot after the last frame's, once its
+ * readers are done with it: a reader that comes to it stops.
+ */
+static void tag_eos(GstDmabrokerSink *sink)
+{
+	guint index = (sink->last + 1) % sink->n_slots;
+	if (sink->slots[index].writing || begin_write(sink, index) != WRITE_OK) {
+		return;
+	}
+	write_tag(sink, &sink->slots[index], DMAB_GST_TAG_EOS);
+	end_write(&sink->slots[index]);
+}
+
+static gboolean sink_event(GstBaseSink *bsink, GstEvent *event)
+{
+	GstDmabrokerSink *sink = GST_DMABROKER_SINK(bsink);
+	if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+		g_mutex_lock(&sink->lock);
+		if (sink->n_slots > 0) {
+			tag_eos(sink);
+		}
+		g_mutex_unlock(&sink->lock);
+	}
+	return GST_BASE_SINK_CLASS(gst_dmabroker_sink_parent_class)->event(bsink, event);
 }
 
 /* --- GObject --- */
@@ -644,6 +669,7 @@ static void gst_dmabroker_sink_class_init(GstDmabrokerSinkClass *klass)
 	base_class->stop = sink_stop;
 	base_class->set_caps = sink_set_caps;
 	base_class->propose_allocation = sink_propose_allocation;
+	base_class->event = sink_event;
 	video_class->show_frame = sink_show_frame;
 }
 

@@ -1,12 +1,15 @@
-/* The dmabroker GStreamer plugin: dmabrokersink. */
+/* The dmabroker GStreamer plugin: dmabrokersink and dmabrokersrc. */
 #include <gst/gst.h>
 
 #include "dmabrokersink.h"
+#include "dmabrokersrc.h"
 
 static gboolean plugin_init(GstPlugin *plugin)
 {
 	return gst_element_register(plugin, "dmabrokersink", GST_RANK_NONE,
-		GST_TYPE_DMABROKER_SINK);
+		GST_TYPE_DMABROKER_SINK) &&
+		gst_element_register(plugin, "dmabrokersrc", GST_RANK_NONE,
+		GST_TYPE_DMABROKER_SRC);
 }
 
 #define PACKAGE "dmabroker"

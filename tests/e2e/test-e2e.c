@@ -1168,7 +1168,7 @@ static void gst_env_init(struct gst_env *env, const struct e2e *e)
 		e->dir);
 }
 
-DMAB_TEST(gst_inspect_lists_dmabrokersink_and_its_properties)
+DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
 {
 	gst_plugin_dir();
 	const char *inspect = e2e_stock_program("gst-inspect-1.0");
@@ -1176,22 +1176,31 @@ DMAB_TEST(gst_inspect_lists_dmabrokersink_and_its_properties)
 	e2e_init(&e);
 	struct gst_env env;
 	gst_env_init(&env, &e);
-	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, inspect,
-		"dmabrokersink", NULL };
-	struct e2e_proc *p = e2e_spawn(&e, "gst-inspect", argv);
-	e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
-	char *out = e2e_read_file(p->out_path);
-	CHECK(out != NULL);
-	static const char *const expected[] = {
-		"Sink/Video", "display", "buffers", "show", "token-file", "tokens",
-		"NV12", "NV21", "I420", "YUY2", "P010_10LE", "BGRx", "RGB16",
+	static const struct {
+		const char *element;
+		const char *expected[16];
+	} cases[] = {
+		{ "dmabrokersink", { "Sink/Video", "display", "buffers", "show", "token-file",
+			"tokens", "NV12", "NV21", "I420", "YUY2", "P010_10LE", "BGRx", "RGB16",
+			NULL } },
+		{ "dmabrokersrc", { "Source/Video", "display", "tokens", "token-file", "timeout",
+			"NV12", "I420", "P010_10LE", NULL } },
 	};
-	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
-		if (strstr(out, expected[i]) == NULL) {
-			E2E_FAIL("gst-inspect-1.0 dmabrokersink does not list %s", expected[i]);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, inspect,
+			cases[c].element, NULL };
+		struct e2e_proc *p = e2e_spawn(&e, "gst-inspect", argv);
+		e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
+		char *out = e2e_read_file(p->out_path);
+		CHECK(out != NULL);
+		for (size_t i = 0; cases[c].expected[i] != NULL; i++) {
+			if (strstr(out, cases[c].expected[i]) == NULL) {
+				E2E_FAIL("gst-inspect-1.0 %s does not list %s", cases[c].element,
+					cases[c].expected[i]);
+			}
 		}
+		free(out);
 	}
-	free(out);
 	e2e_finish(&e);
 }
 
@@ -1339,5 +1348,153 @@ DMAB_TEST(gst_sink_renders_through_a_queue_and_copies_foreign_buffers)
 	printf("# without the pool: %lu frames from the pool, %lu copied\n", pooled, copied);
 	CHECK_EQ(pooled, 0);
 	CHECK(copied >= 2);
+	e2e_finish(&e);
+}
+
+enum { GST_PAIR_FRAMES = 300, GST_PAIR_FRAME_SIZE = 320 * 240 * 3 / 2 };
+
+/* FNV-1a of each frame of an I420 320x240 file; the number of frames, or -1. */
+static int frame_checksums(const char *path, uint32_t *sums, int max)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return -1;
+	}
+	static uint8_t frame[GST_PAIR_FRAME_SIZE];
+	int n = 0;
+	while (n < max && fread(frame, 1, sizeof(frame), f) == sizeof(frame)) {
+		sums[n++] = dmab_fnv1a32(DMAB_FNV1A32_BASIS, frame, sizeof(frame));
+	}
+	fclose(f);
+	return n;
+}
+
+static struct e2e_proc *gst_spawn(struct e2e *e, const char *name, const char *debug,
+	const char *const *args)
+{
+	const char *launch = e2e_stock_program("gst-launch-1.0");
+	static struct gst_env env;
+	gst_env_init(&env, e);
+	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, debug,
+		"GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 6;
+	for (int i = 0; args[i] != NULL; i++) {
+		CHECK(argc < 39);
+		argv[argc++] = args[i];
+	}
+	return e2e_spawn(e, name, argv);
+}
+
+#define GST_PAIR_CAPS "video/x-raw,format=NV12,width=320,height=240,framerate=30/1"
+
+/*
+ * A dmabrokersink and a dmabrokersrc in two processes: every frame the source
+ * pushes (through videoconvert, which reads the video meta, so with no copy)
+ * has the checksum of the frame the sink got at the same position. A frame
+ * read while written would match none (torn); a frame skipped would shift the
+ * rest (lost). The sink drops no late frame (max-lateness=-1).
+ */
+DMAB_TEST(gst_sink_to_src_pair_is_intact)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	char expected[E2E_PATH_MAX + 32], expected_arg[E2E_PATH_MAX + 48];
+	char received[E2E_PATH_MAX + 32], received_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	snprintf(expected, sizeof(expected), "%s/expected.i420", e.dir);
+	snprintf(expected_arg, sizeof(expected_arg), "location=%s", expected);
+	snprintf(received, sizeof(received), "%s/received.i420", e.dir);
+	snprintf(received_arg, sizeof(received_arg), "location=%s", received);
+
+	const char *const reference[] = { "videotestsrc", "num-buffers=300", "pattern=ball", "!",
+		GST_PAIR_CAPS, "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
+		"filesink", expected_arg, NULL };
+	e2e_expect_exit(gst_spawn(&e, "reference", "GST_DEBUG=0", reference), 0,
+		60 * 1000 * dmab_test_time_scale());
+	const char *const reader[] = { "dmabrokersrc", token_arg, "!", "videoconvert", "!",
+		"video/x-raw,format=I420", "!", "filesink", received_arg, NULL };
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=dmabrokersrc:4", reader);
+	const char *const writer[] = { "videotestsrc", "num-buffers=300", "pattern=ball", "!",
+		GST_PAIR_CAPS, "!", "dmabrokersink", "show=false", "max-lateness=-1", token_arg,
+		NULL };
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", writer);
+	e2e_expect_exit(sink, 0, 60 * 1000 * dmab_test_time_scale());
+	e2e_expect_exit(src, 0, 60 * 1000 * dmab_test_time_scale());
+
+	static uint32_t want[GST_PAIR_FRAMES + 1], got[GST_PAIR_FRAMES + 1];
+	int n_want = frame_checksums(expected, want, GST_PAIR_FRAMES + 1);
+	int n_got = frame_checksums(received, got, GST_PAIR_FRAMES + 1);
+	CHECK_EQ(n_want, GST_PAIR_FRAMES);
+	int torn = 0, lost = 0, matched = 0;
+	for (int i = 0; i < n_got; i++) {
+		bool known = false;
+		for (int j = 0; j < n_want; j++) {
+			known |= got[i] == want[j];
+		}
+		torn += !known;
+		matched += i < n_want && got[i] == want[i];
+	}
+	lost = n_want - matched - torn;
+	printf("# sink -> src: %d frames received of %d, %d torn, %d lost or out of order\n",
+		n_got, n_want, torn, lost);
+	CHECK_EQ(torn, 0);
+	CHECK_EQ(lost, 0);
+	CHECK_EQ(n_got, n_want);
+	char *log = e2e_read_file(src->err_path);
+	CHECK(log != NULL);
+	if (strstr(log, "300 frames, 0 lost, 0 copied") == NULL) {
+		E2E_FAIL("dmabrokersrc did not push 300 frames with no copy");
+	}
+	free(log);
+	e2e_finish(&e);
+}
+
+/*
+ * Killing either end mid-stream: the source reports an error within its
+ * timeout once the sink is gone, and the sink goes on to the end of its
+ * stream once the source is gone.
+ */
+DMAB_TEST(gst_pair_survives_either_end_being_killed)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	const char *const endless[] = { "videotestsrc", "!", GST_PAIR_CAPS, "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=1000", "!",
+		"fakesink", NULL };
+
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", endless);
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	e2e_sleep_ms(1500);
+	CHECK(e2e_running(src));
+	e2e_stop(sink, SIGKILL, 5000);
+	/* The timeout is 1 s: the error comes well within 10. */
+	CHECK(e2e_wait(src, 10 * 1000 * dmab_test_time_scale()));
+	CHECK(WIFEXITED(src->status) && WEXITSTATUS(src->status) != 0);
+	/* gst-launch-1.0 prints the element error on stderr. */
+	char *err = e2e_read_file(src->err_path);
+	CHECK(err != NULL);
+	if (strstr(err, "No frame for 1000 ms") == NULL) {
+		E2E_FAIL("dmabrokersrc ended without saying the frames stopped");
+	}
+	free(err);
+
+	unlink(tokens);
+	const char *const finite[] = { "videotestsrc", "num-buffers=90", "!", GST_PAIR_CAPS, "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	sink = gst_spawn(&e, "sink", "GST_DEBUG=0", finite);
+	src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	e2e_sleep_ms(1000);
+	e2e_stop(src, SIGKILL, 5000);
+	e2e_expect_exit(sink, 0, 30 * 1000 * dmab_test_time_scale());
 	e2e_finish(&e);
 }
