@@ -198,11 +198,10 @@ static void answer_map(struct dmab_attachment *att)
 	bool writable = att->map_dir & DMAB_DIR_WRITE;
 	struct dmab_mapping mapping = {
 		.fd = -1,
-		.offset = buffer->layout.offset,
-		.size = buffer->layout.stride * buffer->layout.height,
-		.stride = buffer->layout.stride,
 		.flags = bo->is_dmabuf ? DMAB_MAP_DMABUF : 0,
+		.n_planes = buffer->layout.n_planes,
 	};
+	memcpy(mapping.planes, buffer->layout.planes, sizeof(mapping.planes));
 	struct dmab_failure fail;
 	if (att->account == NULL) {
 		const char *data = dmab_buffer_get_data(buffer);
@@ -212,7 +211,7 @@ static void answer_map(struct dmab_attachment *att)
 			fail_attachment(att, &fail);
 			return;
 		}
-		mapping.data = data + mapping.offset;
+		mapping.data = data;
 		mapping.flags |= DMAB_MAP_READ_ONLY;
 	} else {
 		mapping.fd = dmab_bo_export_fd(bo, writable);

@@ -27,7 +27,7 @@ static bool check_dimensions(const struct dmab_core *core, uint32_t width, uint3
 
 static bool check_format(uint32_t format, struct dmab_misuse_report *report)
 {
-	if (dmab_format_bpp(format) == 0) {
+	if (dmab_format_get(format) == NULL) {
 		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_FORMAT,
 			"format 0x%08" PRIx32 " is not supported", format);
 	}
@@ -51,7 +51,7 @@ bool dmab_buffer_desc_check(const struct dmab_core *core, const struct dmab_buff
 		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_SIZE,
 			"size of %" PRIu64 " bytes (%" PRIu32 "x%" PRIu32 ", stride %" PRIu32
 			") exceeds the limit of %" PRIu64, layout.size, desc->width, desc->height,
-			layout.stride, core->limits.max_bytes);
+			layout.planes[0].stride, core->limits.max_bytes);
 	}
 	if (desc->usage & ~(uint32_t)DMAB_USAGE_ALL) {
 		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_USAGE,
@@ -95,28 +95,52 @@ static bool check_import_fd(int fd, uint64_t *size, struct dmab_misuse_report *r
 	return true;
 }
 
+/* Every plane of an import lies inside the fd, each bound computed in 64 bits. */
+static bool check_import_plane(const struct dmab_format_desc *format,
+	const struct dmab_import_desc *desc, uint32_t i, uint64_t size,
+	struct dmab_misuse_report *report)
+{
+	uint32_t offset = desc->planes[i].offset, stride = desc->planes[i].stride;
+	uint64_t row = dmab_format_row_bytes(format, i, desc->width);
+	if (stride == 0 || stride < row) {
+		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_STRIDE,
+			"stride %" PRIu32 " of plane %" PRIu32 " is smaller than a row of %" PRIu64
+			" bytes", stride, i, row);
+	}
+	uint32_t rows = dmab_format_plane_rows(format, i, desc->height);
+	/* At most (2^32 - 1)^2 + 2^32 - 1: no overflow in 64 bits. */
+	uint64_t plane = (uint64_t)stride * rows;
+	uint64_t end = offset + plane;
+	if (end > size || plane > UINT32_MAX) {
+		return dmab_misuse_set(report, DMAB_MISUSE_OUT_OF_BOUNDS,
+			"plane %" PRIu32 ": offset %" PRIu32 " + stride %" PRIu32 " x %" PRIu32
+			" rows = %" PRIu64 " exceeds the fd's %" PRIu64 " bytes%s", i, offset, stride,
+			rows, end, size, plane > UINT32_MAX ? " or 32 bits" : "");
+	}
+	return true;
+}
+
 bool dmab_import_desc_check(const struct dmab_core *core, int fd,
 	const struct dmab_import_desc *desc, struct dmab_misuse_report *report)
 {
 	uint64_t size = 0;
 	if (!check_format(desc->format, report) ||
-			!check_dimensions(core, desc->width, desc->height, report) ||
-			!check_import_fd(fd, &size, report))
+			!check_dimensions(core, desc->width, desc->height, report)) {
 		return false;
-	uint64_t row = (uint64_t)desc->width * dmab_format_bpp(desc->format);
-	if (desc->stride == 0 || desc->stride < row) {
-		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_STRIDE,
-			"stride %" PRIu32 " is smaller than a row of %" PRIu64 " bytes",
-			desc->stride, row);
 	}
-	/* At most (2^32 - 1)^2 + 2^32 - 1: no overflow in 64 bits. */
-	uint64_t plane = (uint64_t)desc->stride * desc->height;
-	uint64_t end = desc->offset + plane;
-	if (end > size || plane > UINT32_MAX) {
-		return dmab_misuse_set(report, DMAB_MISUSE_OUT_OF_BOUNDS,
-			"offset %" PRIu32 " + stride %" PRIu32 " x height %" PRIu32 " = %" PRIu64
-			" exceeds the fd's %" PRIu64 " bytes%s", desc->offset, desc->stride,
-			desc->height, end, size, plane > UINT32_MAX ? " or 32 bits" : "");
+	const struct dmab_format_desc *format = dmab_format_get(desc->format);
+	if (desc->n_planes != format->n_planes) {
+		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_PLANES,
+			"format 0x%08" PRIx32 " has %" PRIu32 " planes, not %" PRIu32, desc->format,
+			format->n_planes, desc->n_planes);
+	}
+	if (!check_import_fd(fd, &size, report)) {
+		return false;
+	}
+	for (uint32_t i = 0; i < format->n_planes; i++) {
+		if (!check_import_plane(format, desc, i, size, report)) {
+			return false;
+		}
 	}
 	if (desc->flags & ~(uint32_t)DMAB_IMPORT_ALL) {
 		return dmab_misuse_set(report, DMAB_MISUSE_INVALID_FLAGS,
@@ -287,10 +311,18 @@ struct dmab_handle *dmab_handle_import_fd(struct dmab_account *account, int fd,
 		.width = desc->width,
 		.height = desc->height,
 		.format = desc->format,
-		.stride = desc->stride,
-		.offset = desc->offset,
+		.n_planes = desc->n_planes,
 		.size = bo->size,
 	};
+	const struct dmab_format_desc *format = dmab_format_get(desc->format);
+	for (uint32_t i = 0; i < desc->n_planes; i++) {
+		layout.planes[i] = (struct dmab_plane){
+			.offset = desc->planes[i].offset,
+			.stride = desc->planes[i].stride,
+			.size = desc->planes[i].stride *
+				dmab_format_plane_rows(format, i, desc->height),
+		};
+	}
 	struct dmab_handle *handle = handle_for_new_buffer(account, &layout, NULL, bo, fail);
 	if (handle == NULL) {
 		dmab_bo_destroy(bo);

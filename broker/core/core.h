@@ -122,6 +122,7 @@ enum dmab_misuse {
 	DMAB_MISUSE_INVALID_STRIDE,
 	DMAB_MISUSE_OUT_OF_BOUNDS,
 	DMAB_MISUSE_INVALID_FLAGS,
+	DMAB_MISUSE_INVALID_PLANES,
 	/* attach, share */
 	DMAB_MISUSE_INVALID_ACCESS,
 	DMAB_MISUSE_INVALID_CONSTRAINTS,
@@ -195,10 +196,21 @@ struct dmab_handle;
 struct dmab_attachment;
 struct dmab_token;
 
+/* I420 has the most planes of the formats the broker takes. */
+enum { DMAB_MAX_PLANES = 3 };
+
+/* One plane of a layout; every plane lies in the same storage. */
+struct dmab_plane {
+	uint32_t offset; /* of its first row, from the start of the storage */
+	uint32_t stride;
+	uint32_t size; /* stride times its rows: from offset to the end of its last row */
+};
+
 struct dmab_layout {
 	uint32_t width, height, format;
-	uint32_t stride, offset;
-	uint64_t size; /* of the storage; at least offset + stride * height */
+	uint32_t n_planes;
+	struct dmab_plane planes[DMAB_MAX_PLANES];
+	uint64_t size; /* of the storage; at least the end of every plane */
 };
 
 struct dmab_constraints {
@@ -209,8 +221,10 @@ struct dmab_constraints {
 
 struct dmab_mapping {
 	int fd; /* a new fd the receiver owns; -1 for broker-internal attachments */
-	const void *data; /* broker-internal attachments only: the first row */
-	uint32_t offset, size, stride, flags; /* flags: enum dmab_map_flags */
+	const void *data; /* broker-internal attachments only: the start of the storage */
+	uint32_t flags; /* enum dmab_map_flags */
+	uint32_t n_planes;
+	struct dmab_plane planes[DMAB_MAX_PLANES];
 };
 
 /* --- core --- */
@@ -223,10 +237,29 @@ void dmab_core_get_limits(const struct dmab_core *core, struct dmab_limits *limi
 struct dmab_allocator_set *dmab_core_get_allocators(struct dmab_core *core);
 /* The formats create_buffer accepts, DRM fourcc codes. */
 const uint32_t *dmab_core_get_formats(size_t *len);
-/* Bytes per pixel of a supported format, 0 for an unknown one. */
-uint32_t dmab_format_bpp(uint32_t format);
+/*
+ * How a format lays out its samples: per plane, the pixels that share one
+ * sample horizontally (hsub) and vertically (vsub), and the bytes of one
+ * sample (cpp). YUYV's one "sample" is a pair of pixels: hsub 2, cpp 4.
+ */
+struct dmab_format_plane {
+	uint8_t hsub, vsub, cpp;
+};
+
+struct dmab_format_desc {
+	uint32_t fourcc;
+	uint32_t n_planes;
+	struct dmab_format_plane planes[DMAB_MAX_PLANES];
+};
+
+/* NULL for a format the broker does not take. */
+const struct dmab_format_desc *dmab_format_get(uint32_t format);
 /* Planes of a supported format, 0 for an unknown one. */
 uint32_t dmab_format_planes(uint32_t format);
+/* The bytes of one row of plane i for width pixels, and its rows for height. */
+uint64_t dmab_format_row_bytes(const struct dmab_format_desc *desc, uint32_t i, uint32_t width);
+uint32_t dmab_format_plane_rows(const struct dmab_format_desc *desc, uint32_t i,
+	uint32_t height);
 /*
  * Preempts the brackets that kept a buffer's owner waiting to write for
  * max_hold_ms, and arms the timer for the next deadline.
@@ -282,7 +315,11 @@ struct dmab_buffer_desc {
 };
 
 struct dmab_import_desc {
-	uint32_t width, height, format, offset, stride, flags;
+	uint32_t width, height, format, flags;
+	uint32_t n_planes; /* must be the format's */
+	struct {
+		uint32_t offset, stride;
+	} planes[DMAB_MAX_PLANES];
 };
 
 /* Validates a create_buffer request in 64 bits. */

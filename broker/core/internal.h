@@ -209,11 +209,14 @@ bool dmab_misuse_set(struct dmab_misuse_report *report, enum dmab_misuse misuse,
 	const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
- * Plans the storage of layout's width, height and format with rows aligned to
- * align; false (INVALID_SIZE) if the stride or the plane overflows 32 bits.
+ * Plans the storage of layout's width, height and format with the rows and the
+ * start of every plane aligned to align; false (INVALID_SIZE) if a plane ends
+ * beyond 32 bits, INVALID_FORMAT for a format the broker does not take.
  */
 bool dmab_layout_plan(struct dmab_layout *layout, uint32_t align,
 	struct dmab_misuse_report *report);
+/* Do the two layouts place the same planes at the same offsets and strides? */
+bool dmab_layout_same_planes(const struct dmab_layout *a, const struct dmab_layout *b);
 
 struct dmab_account *dmab_account_ref(struct dmab_account *account);
 void dmab_account_unref(struct dmab_account *account);

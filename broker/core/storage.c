@@ -124,7 +124,7 @@ static struct dmab_allocator *choose_allocator(struct dmab_buffer *buffer,
 
 /* What the buffer is committed to: the plan, the storage, or the move target. */
 struct shape {
-	uint32_t stride;
+	const struct dmab_layout *layout;
 	bool contiguous;
 };
 
@@ -136,21 +136,33 @@ static struct shape committed_shape(const struct dmab_buffer *buffer,
 	switch (buffer->storage) {
 	case STORAGE_READY:
 		alloc = buffer->bo->allocator;
-		return (struct shape){ buffer->layout.stride, alloc != NULL && alloc->caps.contiguous };
+		return (struct shape){ &buffer->layout, alloc != NULL && alloc->caps.contiguous };
 	case STORAGE_MOVING:
 	case STORAGE_DRAINING:
 		alloc = buffer->target.allocator;
-		return (struct shape){ buffer->target.layout.stride, alloc->caps.contiguous };
+		return (struct shape){ &buffer->target.layout, alloc->caps.contiguous };
 	case STORAGE_PLANNED:
 		break;
 	}
 	collate(buffer, skip, &others);
-	return (struct shape){ buffer->layout.stride, others.contiguous };
+	return (struct shape){ &buffer->layout, others.contiguous };
+}
+
+/* row_alignment holds for the rows, and so for the stride, of every plane. */
+static bool strides_aligned(const struct dmab_layout *layout, uint32_t align)
+{
+	for (uint32_t i = 0; i < layout->n_planes; i++) {
+		if (layout->planes[i].stride % align != 0) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool shape_meets(const struct shape *shape, const struct collated *c)
 {
-	return shape->stride % c->row_alignment == 0 && (!c->contiguous || shape->contiguous);
+	return strides_aligned(shape->layout, c->row_alignment) &&
+		(!c->contiguous || shape->contiguous);
 }
 
 bool dmab_storage_fits(const struct dmab_buffer *buffer, const struct dmab_attachment *att)
@@ -179,11 +191,14 @@ static bool admit_imported(const struct dmab_buffer *buffer, const struct collat
 			"imported storage is not known to be contiguous");
 		return false;
 	}
-	if (buffer->layout.stride % c->row_alignment != 0) {
-		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
-			"imported stride %" PRIu32 " is not a multiple of row_alignment %" PRIu32,
-			buffer->layout.stride, c->row_alignment);
-		return false;
+	for (uint32_t i = 0; i < buffer->layout.n_planes; i++) {
+		uint32_t stride = buffer->layout.planes[i].stride;
+		if (stride % c->row_alignment != 0) {
+			dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
+				"imported stride %" PRIu32 " of plane %" PRIu32 " is not a multiple "
+				"of row_alignment %" PRIu32, stride, i, c->row_alignment);
+			return false;
+		}
 	}
 	return true;
 }
@@ -194,7 +209,8 @@ static void refuse_reader(const struct dmab_attachment *att, const struct shape 
 	dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
 		"the storage (stride %" PRIu32 ", %scontiguous) does not meet this read-only "
 		"importer's constraints (row_alignment %" PRIu32 "%s), and only a writer of the "
-		"buffer may change it", shape->stride, shape->contiguous ? "" : "not ",
+		"buffer may change it", shape->layout->planes[0].stride,
+		shape->contiguous ? "" : "not ",
 		att->constraints.row_alignment,
 		(att->constraints.flags & DMAB_CONSTRAINT_CONTIGUOUS) ? ", contiguous" : "");
 }
@@ -212,7 +228,7 @@ static bool admit_replan(struct dmab_attachment *att, const struct collated *c,
 			!dmab_charge_take(&buffer->charge, att->account, layout.size, fail)) {
 		return false;
 	}
-	if (layout.stride != buffer->layout.stride) {
+	if (!dmab_layout_same_planes(&layout, &buffer->layout)) {
 		buffer->layout = layout;
 		dmab_buffer_layout_changed(buffer);
 	}
@@ -276,7 +292,7 @@ void dmab_buffer_replan(struct dmab_buffer *buffer)
 	struct collated c;
 	collate(buffer, NULL, &c);
 	struct dmab_layout layout;
-	if (!plan(buffer, &c, &layout, NULL) || layout.stride == buffer->layout.stride) {
+	if (!plan(buffer, &c, &layout, NULL) || dmab_layout_same_planes(&layout, &buffer->layout)) {
 		return;
 	}
 	/* Smaller: the payer's quota always takes it. */
@@ -290,8 +306,7 @@ void dmab_buffer_replan(struct dmab_buffer *buffer)
 static void set_layout(struct dmab_buffer *buffer, const struct dmab_layout *layout)
 {
 	const struct dmab_layout *old = &buffer->layout;
-	if (layout->stride != old->stride || layout->offset != old->offset ||
-			layout->size != old->size) {
+	if (!dmab_layout_same_planes(layout, old) || layout->size != old->size) {
 		buffer->layout = *layout;
 		dmab_buffer_layout_changed(buffer);
 	}
@@ -347,6 +362,22 @@ bool dmab_storage_allocate(struct dmab_buffer *buffer, struct dmab_failure *fail
 	return true;
 }
 
+/* Both layouts are of the buffer's format and size; only their strides and offsets differ. */
+static void copy_planes(const char *src, const struct dmab_layout *from, char *dst,
+	const struct dmab_layout *to)
+{
+	const struct dmab_format_desc *format = dmab_format_get(from->format);
+	for (uint32_t i = 0; i < from->n_planes; i++) {
+		const struct dmab_plane *p = &from->planes[i], *q = &to->planes[i];
+		size_t row = (size_t)dmab_format_row_bytes(format, i, from->width);
+		uint32_t rows = dmab_format_plane_rows(format, i, from->height);
+		for (uint32_t y = 0; y < rows; y++) {
+			memcpy(dst + q->offset + (size_t)y * q->stride,
+				src + p->offset + (size_t)y * p->stride, row);
+		}
+	}
+}
+
 /*
  * Called once no mapping of the old storage is left and it is idle, so that
  * neither the broker's sync here nor the copy waits for anyone.
@@ -369,11 +400,7 @@ static int copy_rows(struct dmab_bo *from, const struct dmab_layout *from_layout
 		ret = dmab_bo_sync(to, true, DMAB_CPU_WRITE);
 	}
 	if (ret == 0) {
-		size_t row = (size_t)from_layout->width * dmab_format_bpp(from_layout->format);
-		for (uint32_t y = 0; y < from_layout->height; y++) {
-			memcpy(dst + to_layout->offset + (size_t)y * to_layout->stride,
-				src + from_layout->offset + (size_t)y * from_layout->stride, row);
-		}
+		copy_planes(src, from_layout, dst, to_layout);
 		dmab_bo_sync(to, false, DMAB_CPU_WRITE);
 		dmab_bo_sync(from, false, DMAB_CPU_READ);
 	}

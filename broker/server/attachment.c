@@ -145,10 +145,17 @@ static void attachment_handle_mapped(struct dmab_attachment *core, uint32_t seri
 {
 	struct attachment *att = data;
 
+	const struct dmab_plane *planes = mapping->planes;
+
 	/* libwayland sends a dup of the fd; the mapping's own is ours to close. */
-	if (att->base.resource)
+	if (att->base.resource) {
+		for (uint32_t i = 0; i < mapping->n_planes; i++) {
+			dmabroker_attachment_v1_send_plane(att->base.resource, serial, i,
+				planes[i].offset, planes[i].stride, planes[i].size);
+		}
 		dmabroker_attachment_v1_send_mapped(att->base.resource, serial, mapping->fd,
-			mapping->offset, mapping->size, mapping->stride, mapping->flags);
+			planes[0].offset, planes[0].size, planes[0].stride, mapping->flags);
+	}
 	if (mapping->fd >= 0)
 		close(mapping->fd);
 }

@@ -36,8 +36,13 @@ static void buffer_send_info(struct buffer *buffer)
 	if (!buffer->base.resource)
 		return;
 	dmab_buffer_get_layout(dmab_handle_get_buffer(buffer->handle), &layout);
+	for (uint32_t i = 0; i < layout.n_planes; i++) {
+		dmabroker_buffer_v1_send_plane(buffer->base.resource, i, layout.planes[i].offset,
+			layout.planes[i].stride, layout.planes[i].size);
+	}
 	dmabroker_buffer_v1_send_info(buffer->base.resource, layout.width, layout.height,
-		layout.format, layout.stride, (uint32_t)(layout.size >> 32), (uint32_t)layout.size,
+		layout.format, layout.planes[0].stride, (uint32_t)(layout.size >> 32),
+		(uint32_t)layout.size,
 		dmab_handle_get_access(buffer->handle));
 }
 

@@ -50,7 +50,8 @@ static void send_buffer(const struct dmab_buffer_stats *stats, void *data)
 	const struct dmab_layout *layout = &stats->layout;
 
 	dmabroker_info_v1_send_buffer(resource, stats->id, stats->name ? stats->name : "",
-		stats->owner_pid, layout->width, layout->height, layout->format, layout->stride,
+		stats->owner_pid, layout->width, layout->height, layout->format,
+		layout->planes[0].stride,
 		(uint32_t)(layout->size >> 32), (uint32_t)layout->size,
 		stats->allocator ? stats->allocator : "", stats->refs,
 		stats->write_fence_pending, stats->read_fences_pending, stats->usage,

@@ -5,15 +5,18 @@
  * same kind as get_wl_buffer's. The compositor reads it through the broker,
  * which maps it and brackets each read, so no GPU is needed to show it.
  *
- * The broker takes single-plane buffers in its own formats, with the linear
- * layout or the implicit modifier (DRM_FORMAT_MOD_INVALID: the layout is the
- * exporter's, which for a CPU mapping is linear).
+ * The broker takes buffers in its own formats, with the linear layout or the
+ * implicit modifier (DRM_FORMAT_MOD_INVALID: the layout is the exporter's,
+ * which for a CPU mapping is linear). The planes of a multi-planar buffer must
+ * all be in one dma-buf (the fds of each plane refer to the same file), since
+ * a broker buffer has one storage.
  */
 #include <assert.h>
 #include <drm_fourcc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
@@ -26,9 +29,11 @@
 struct params {
 	struct server_object base;
 	struct dmab_account *account; /* the client's: valid whenever a request arrives */
-	int fd; /* of plane 0, -1 until added */
-	uint32_t offset, stride;
-	uint64_t modifier;
+	struct {
+		int fd; /* -1 until added */
+		uint32_t offset, stride;
+		uint64_t modifier;
+	} planes[DMAB_MAX_PLANES];
 	bool used;
 };
 
@@ -67,23 +72,42 @@ static void params_handle_add(struct wl_client *client, struct wl_resource *reso
 		close(fd);
 		return;
 	}
-	if (plane_idx > 0) {
+	if (plane_idx >= DMAB_MAX_PLANES) {
 		close(fd);
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
-			"plane_idx %u is out of bounds: the broker takes single-plane formats",
-			plane_idx);
+			"plane_idx %u is out of bounds: the broker's formats have up to %d planes",
+			plane_idx, DMAB_MAX_PLANES);
 		return;
 	}
-	if (params->fd >= 0) {
+	if (params->planes[plane_idx].fd >= 0) {
 		close(fd);
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET,
 			"plane %u was already set", plane_idx);
 		return;
 	}
-	params->fd = fd;
-	params->offset = offset;
-	params->stride = stride;
-	params->modifier = (uint64_t)modifier_hi << 32 | modifier_lo;
+	params->planes[plane_idx].fd = fd;
+	params->planes[plane_idx].offset = offset;
+	params->planes[plane_idx].stride = stride;
+	params->planes[plane_idx].modifier = (uint64_t)modifier_hi << 32 | modifier_lo;
+}
+
+/* The planes added, from 0 up to the first one missing. */
+static uint32_t params_count_planes(const struct params *params)
+{
+	uint32_t n = 0;
+
+	while (n < DMAB_MAX_PLANES && params->planes[n].fd >= 0) {
+		n++;
+	}
+	return n;
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+		sa.st_ino == sb.st_ino;
 }
 
 /* The params error of an import check that found a client bug; 0 for the others. */
@@ -113,11 +137,23 @@ static enum check_result params_check(struct wl_resource *resource, struct param
 	struct dmab_import_desc *desc, struct dmab_failure *fail)
 {
 	struct dmab_misuse_report report = {0};
+	uint32_t n = params_count_planes(params), expected = dmab_format_planes(format);
+	bool gap = n == 0;
 	uint32_t code;
 
-	if (params->fd < 0) {
+	/* A plane added beyond one missing leaves a gap. */
+	for (uint32_t i = n; i < DMAB_MAX_PLANES; i++) {
+		gap |= params->planes[i].fd >= 0;
+	}
+	if (gap) {
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
-			"plane 0 was not added");
+			"plane %" PRIu32 " was not added", n);
+		return CHECK_POSTED;
+	}
+	if (expected != 0 && n != expected) {
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+			"%" PRIu32 " planes were added; format 0x%08" PRIx32 " has %" PRIu32,
+			n, format, expected);
 		return CHECK_POSTED;
 	}
 	if (width <= 0 || height <= 0) {
@@ -126,22 +162,40 @@ static enum check_result params_check(struct wl_resource *resource, struct param
 			"size %" PRId32 "x%" PRId32 " is not positive", width, height);
 		return CHECK_POSTED;
 	}
-	if (params->modifier != DRM_FORMAT_MOD_LINEAR &&
-			params->modifier != DRM_FORMAT_MOD_INVALID) {
-		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
-			"modifier 0x%016" PRIx64 " of format 0x%08" PRIx32 " was not advertised: "
-			"the broker takes linear buffers", params->modifier, format);
-		return CHECK_POSTED;
-	}
 	*desc = (struct dmab_import_desc){
 		.width = (uint32_t)width,
 		.height = (uint32_t)height,
 		.format = format,
-		.offset = params->offset,
-		.stride = params->stride,
 		.flags = flags & ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT,
+		.n_planes = n,
 	};
-	if (!dmab_import_desc_check(params->base.server->core, params->fd, desc, &report)) {
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t modifier = params->planes[i].modifier;
+
+		if (modifier != params->planes[0].modifier ||
+				(modifier != DRM_FORMAT_MOD_LINEAR &&
+				modifier != DRM_FORMAT_MOD_INVALID)) {
+			wl_resource_post_error(resource,
+				ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
+				"modifier 0x%016" PRIx64 " of plane %" PRIu32 " of format 0x%08"
+				PRIx32 " was not advertised: the broker takes linear buffers, one "
+				"modifier for every plane", modifier, i, format);
+			return CHECK_POSTED;
+		}
+		desc->planes[i].offset = params->planes[i].offset;
+		desc->planes[i].stride = params->planes[i].stride;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		if (!same_file(params->planes[0].fd, params->planes[i].fd)) {
+			fail->reason = DMAB_REASON_UNSATISFIABLE;
+			snprintf(fail->message, sizeof(fail->message),
+				"plane %" PRIu32 " is in another dma-buf than plane 0: the broker "
+				"keeps every plane of a buffer in one storage", i);
+			return CHECK_FAILED;
+		}
+	}
+	if (!dmab_import_desc_check(params->base.server->core, params->planes[0].fd, desc,
+			&report)) {
 		code = misuse_error(report.misuse);
 		if (code != 0) {
 			wl_resource_post_error(resource, code - 1, "%s", report.message);
@@ -178,8 +232,8 @@ static struct dmab_handle *params_import(struct wl_resource *resource, struct pa
 	params->used = true;
 	if (result != CHECK_OK)
 		return NULL;
-	fd = params->fd;
-	params->fd = -1;
+	fd = params->planes[0].fd;
+	params->planes[0].fd = -1;
 	*fail = server_nomem_failure;
 	return dmab_handle_import_fd(params->account, fd, &desc, fail);
 }
@@ -245,8 +299,11 @@ static void params_release(struct server_object *object)
 {
 	struct params *params = wl_container_of(object, params, base);
 
-	if (params->fd >= 0)
-		close(params->fd);
+	for (uint32_t i = 0; i < DMAB_MAX_PLANES; i++) {
+		if (params->planes[i].fd >= 0) {
+			close(params->planes[i].fd);
+		}
+	}
 	server_object_finish(&params->base);
 	free(params);
 }
@@ -298,7 +355,9 @@ static void linux_dmabuf_handle_create_params(struct wl_client *client,
 		return;
 	}
 	params->account = linux_dmabuf->account;
-	params->fd = -1;
+	for (uint32_t i = 0; i < DMAB_MAX_PLANES; i++) {
+		params->planes[i].fd = -1;
+	}
 	server_object_init(&params->base, linux_dmabuf->base.server, params_resource,
 		params_release);
 	wl_resource_set_user_data(params_resource, params);

@@ -65,15 +65,11 @@ static void manager_handle_import_buffer(struct wl_client *client,
 	server_buffer_create(resource, id, manager->base.server, manager->account, handle, &fail);
 }
 
-static void manager_handle_import_dmabuf(struct wl_client *client,
-	struct wl_resource *resource, uint32_t id, int32_t fd, uint32_t format, uint32_t width,
-	uint32_t height, uint32_t offset, uint32_t stride, uint32_t flags)
+/* Both import requests: the core checks that desc has the format's planes. */
+static void manager_import(struct wl_resource *resource, uint32_t id, int32_t fd,
+	const struct dmab_import_desc *desc)
 {
 	struct manager *manager = manager_from_resource(resource);
-	struct dmab_import_desc desc = {
-		.width = width, .height = height, .format = format,
-		.offset = offset, .stride = stride, .flags = flags,
-	};
 	struct dmab_misuse_report report = {0};
 	struct dmab_failure fail = server_nomem_failure;
 	struct dmab_handle *handle;
@@ -83,13 +79,51 @@ static void manager_handle_import_dmabuf(struct wl_client *client,
 		server_buffer_create(resource, id, NULL, NULL, NULL, &server_defunct_failure);
 		return;
 	}
-	if (!dmab_import_desc_check(manager->base.server->core, fd, &desc, &report)) {
+	if (!dmab_import_desc_check(manager->base.server->core, fd, desc, &report)) {
 		close(fd);
 		server_post_misuse(resource, SERVER_IFACE_MANAGER, &report);
 		return;
 	}
-	handle = dmab_handle_import_fd(manager->account, fd, &desc, &fail);
+	handle = dmab_handle_import_fd(manager->account, fd, desc, &fail);
 	server_buffer_create(resource, id, manager->base.server, manager->account, handle, &fail);
+}
+
+static void manager_handle_import_dmabuf(struct wl_client *client,
+	struct wl_resource *resource, uint32_t id, int32_t fd, uint32_t format, uint32_t width,
+	uint32_t height, uint32_t offset, uint32_t stride, uint32_t flags)
+{
+	struct dmab_import_desc desc = {
+		.width = width, .height = height, .format = format, .flags = flags,
+		.n_planes = 1, .planes = { { offset, stride } },
+	};
+
+	manager_import(resource, id, fd, &desc);
+}
+
+static void manager_handle_import_planar_dmabuf(struct wl_client *client,
+	struct wl_resource *resource, uint32_t id, int32_t fd, uint32_t format, uint32_t width,
+	uint32_t height, struct wl_array *planes, uint32_t flags)
+{
+	struct dmab_import_desc desc = {
+		.width = width, .height = height, .format = format, .flags = flags,
+	};
+	const uint32_t *pairs = planes->data;
+	size_t n = planes->size / (2 * sizeof(uint32_t));
+
+	if (planes->size % (2 * sizeof(uint32_t)) != 0) {
+		close(fd);
+		wl_resource_post_error(resource, DMABROKER_MANAGER_V1_ERROR_INVALID_PLANES,
+			"planes array of %zu bytes is not pairs of 32-bit offset and stride",
+			planes->size);
+		return;
+	}
+	/* Too many planes match no format: the core says so. */
+	desc.n_planes = (uint32_t)n;
+	for (uint32_t i = 0; i < n && i < DMAB_MAX_PLANES; i++) {
+		desc.planes[i].offset = pairs[2 * i];
+		desc.planes[i].stride = pairs[2 * i + 1];
+	}
+	manager_import(resource, id, fd, &desc);
 }
 
 static void manager_handle_get_wl_buffer(struct wl_client *client,
@@ -139,6 +173,7 @@ static const struct dmabroker_manager_v1_interface manager_impl = {
 	.import_dmabuf = manager_handle_import_dmabuf,
 	.get_wl_buffer = manager_handle_get_wl_buffer,
 	.get_info = manager_handle_get_info,
+	.import_planar_dmabuf = manager_handle_import_planar_dmabuf,
 };
 
 static void manager_release(struct server_object *object)

@@ -35,8 +35,11 @@ struct dmab_server_read {
 	struct dmab_attachment *att;
 	struct dmab_server_read_listener listener;
 	void *listener_data;
-	const void *data; /* the first row, from the mapping */
+	const void *data; /* the first row of plane 0, from the mapping */
 	uint32_t stride;
+	uint32_t n_planes;
+	const void *planes[DMAB_MAX_PLANES]; /* the first row of each plane */
+	uint32_t strides[DMAB_MAX_PLANES];
 	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
 	struct dmab_fence_cb implicit_cb;
 	bool starting; /* inside dmab_server_read_begin */
@@ -84,8 +87,12 @@ static void layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixel
 		.width = layout->width,
 		.height = layout->height,
 		.format = layout->format,
-		.stride = layout->stride,
+		.stride = layout->planes[0].stride,
+		.n_planes = layout->n_planes,
 	};
+	for (uint32_t i = 0; i < layout->n_planes; i++) {
+		pixels->planes[i].stride = layout->planes[i].stride;
+	}
 }
 
 void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
@@ -193,8 +200,13 @@ static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 
 	if (mapping->fd >= 0)
 		close(mapping->fd);
-	read->data = mapping->data;
-	read->stride = mapping->stride;
+	read->data = (const char *)mapping->data + mapping->planes[0].offset;
+	read->stride = mapping->planes[0].stride;
+	read->n_planes = mapping->n_planes;
+	for (uint32_t i = 0; i < mapping->n_planes; i++) {
+		read->planes[i] = (const char *)mapping->data + mapping->planes[i].offset;
+		read->strides[i] = mapping->planes[i].stride;
+	}
 	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
 		read_fail(read, EIO, report.message);
 }
@@ -314,7 +326,8 @@ void server_reads_finish(struct dmab_server *server)
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
 	const struct dmab_server_read_listener *listener, void *data)
 {
-	static const struct dmab_constraints constraints = { .max_planes = 1 };
+	/* The read hands over every plane (dmab_pixels.planes). */
+	static const struct dmab_constraints constraints = { .max_planes = DMAB_MAX_PLANES };
 	struct dmab_misuse_report report;
 	struct dmab_server_read *read;
 	int error;
@@ -374,6 +387,10 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read,
 	if (dmab_server_read_is_ready(read)) {
 		pixels->data = read->data;
 		pixels->stride = read->stride;
+		for (uint32_t i = 0; i < read->n_planes; i++) {
+			pixels->planes[i].data = read->planes[i];
+			pixels->planes[i].stride = read->strides[i];
+		}
 	}
 }
 

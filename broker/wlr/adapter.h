@@ -13,6 +13,8 @@
 #include <wlr/types/wlr_buffer.h>
 
 struct wlr_compositor;
+#include "yuv.h"
+
 struct wlr_surface;
 struct dmab_server_buffer;
 struct dmab_server_read;
@@ -38,6 +40,8 @@ struct dmab_wlr_buffer {
 	struct wl_listener resource_destroy;
 	struct wl_listener release;
 	struct wl_list link; /* dmab_wlr_adapter.buffers */
+	/* A YUV frame converted for the renderer; invalid once the read ends (yuv.h). */
+	struct dmab_yuv_frame yuv;
 };
 
 /* NULL if the wlr_buffer is not a broker buffer. */

@@ -17,6 +17,7 @@
  * lacks (0.18), never ours.
  */
 #include <assert.h>
+#include <drm_fourcc.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ static void buffer_end_read(struct dmab_wlr_buffer *buffer)
 {
 	dmab_server_read_end(buffer->read);
 	buffer->read = NULL;
+	/* The next commit is a new frame: convert it again. */
+	buffer->yuv.valid = false;
 }
 
 static void buffer_destroy(struct wlr_buffer *wlr_buffer)
@@ -81,7 +84,35 @@ static void buffer_destroy(struct wlr_buffer *wlr_buffer)
 	wl_list_remove(&buffer->release.link);
 	wl_list_remove(&buffer->resource_destroy.link);
 	wl_list_remove(&buffer->link);
+	dmab_yuv_frame_finish(&buffer->yuv);
 	free(buffer);
+}
+
+/*
+ * pixman samples no YUV: the frame is converted once per commit, inside the
+ * READ bracket (the read is ready), and the renderer draws the copy.
+ */
+static bool buffer_convert_yuv(struct dmab_wlr_buffer *buffer, const struct dmab_pixels *pixels,
+	void **data, uint32_t *format, size_t *stride)
+{
+	struct dmab_yuv_src src = {
+		.format = pixels->format,
+		.matrix = dmab_yuv_default_matrix(pixels->height),
+		.width = pixels->width,
+		.height = pixels->height,
+	};
+	for (uint32_t i = 0; i < pixels->n_planes && i < 3; i++) {
+		src.planes[i] = pixels->planes[i].data;
+		src.strides[i] = pixels->planes[i].stride;
+	}
+	if (!dmab_yuv_frame_update(&buffer->yuv, &src)) {
+		wlr_log(WLR_ERROR, "cannot convert broker buffer %p to XRGB8888", (void *)buffer);
+		return false;
+	}
+	*data = buffer->yuv.data;
+	*format = DRM_FORMAT_XRGB8888;
+	*stride = (size_t)buffer->yuv.width * sizeof(uint32_t);
+	return true;
 }
 
 static bool buffer_begin_data_ptr_access(struct wlr_buffer *wlr_buffer, uint32_t flags,
@@ -97,6 +128,9 @@ static bool buffer_begin_data_ptr_access(struct wlr_buffer *wlr_buffer, uint32_t
 	dmab_server_read_get_pixels(buffer->read, &pixels);
 	if (pixels.data == NULL) {
 		return false;
+	}
+	if (dmab_yuv_is_supported(pixels.format)) {
+		return buffer_convert_yuv(buffer, &pixels, data, format, stride);
 	}
 	/* pixman only samples the texture image; the cast does not make it writable. */
 	*data = (void *)pixels.data;

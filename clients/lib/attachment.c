@@ -18,10 +18,26 @@ static void handle_mapped(void *data, struct dmabroker_attachment_v1 *proxy, uin
 		return;
 	}
 	att->fd = fd;
-	att->offset = offset;
-	att->size = size;
-	att->stride = stride;
+	/* Plane 0 as mapped describes it, for a broker that sent no plane events. */
+	att->planes[0] = (struct dmab_client_plane){ offset, stride, size };
+	if (att->n_planes == 0) {
+		att->n_planes = 1;
+	}
 	att->map_flags = flags;
+}
+
+static void handle_plane(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial,
+	uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct dmab_client_attachment *att = data;
+	if (serial != att->map_serial || att->map_state != MAP_PENDING || att->fd >= 0 ||
+			index >= DMAB_CLIENT_MAX_PLANES) {
+		return;
+	}
+	att->planes[index] = (struct dmab_client_plane){ offset, stride, size };
+	if (index >= att->n_planes) {
+		att->n_planes = index + 1;
+	}
 }
 
 static void handle_ready(void *data, struct dmabroker_attachment_v1 *proxy, uint32_t serial)
@@ -54,6 +70,7 @@ static const struct dmabroker_attachment_v1_listener attachment_listener = {
 	.ready = handle_ready,
 	.moved = handle_moved,
 	.failed = handle_attachment_failed,
+	.plane = handle_plane,
 };
 
 struct dmab_client_attachment *dmab_client_attachment_create(
@@ -111,30 +128,31 @@ static void map_release(struct dmab_client_attachment *att)
 		close(att->fd);
 	att->base = NULL;
 	att->base_len = 0;
-	att->data = NULL;
+	att->n_planes = 0;
 	att->fd = -1;
 	att->map_state = MAP_NONE;
 }
 
-/* Maps the plane; an offset that is not page aligned is reached from file offset 0. */
+/* One mapping from file offset 0 to the end of the last plane holds every plane. */
 static int map_memory(struct dmab_client_attachment *att)
 {
-	long page_size = sysconf(_SC_PAGESIZE);
 	int prot = PROT_READ;
 	if (att->map_direction & DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE)
 		prot |= PROT_WRITE;
-	bool aligned = att->offset % page_size == 0;
-	size_t skip = aligned ? 0 : att->offset;
-	off_t file_offset = aligned ? att->offset : 0;
-	size_t len = skip + att->size;
-	if (len == 0)
+	uint64_t len = 0;
+	for (uint32_t i = 0; i < att->n_planes; i++) {
+		uint64_t end = (uint64_t)att->planes[i].offset + att->planes[i].size;
+		len = end > len ? end : len;
+	}
+	if (len == 0 || len > SIZE_MAX) {
 		return -EINVAL;
-	void *base = mmap(NULL, len, prot, MAP_SHARED, att->fd, file_offset);
-	if (base == MAP_FAILED)
+	}
+	void *base = mmap(NULL, (size_t)len, prot, MAP_SHARED, att->fd, 0);
+	if (base == MAP_FAILED) {
 		return -errno;
+	}
 	att->base = base;
-	att->base_len = len;
-	att->data = (char *)base + skip;
+	att->base_len = (size_t)len;
 	return 0;
 }
 
@@ -181,12 +199,29 @@ int dmab_client_attachment_unmap(struct dmab_client_attachment *att)
 
 void *dmab_client_attachment_get_data(struct dmab_client_attachment *att)
 {
-	return att->map_state == MAP_DONE ? att->data : NULL;
+	return dmab_client_attachment_get_plane(att, 0, NULL);
 }
 
 uint32_t dmab_client_attachment_get_stride(struct dmab_client_attachment *att)
 {
-	return att->map_state == MAP_DONE ? att->stride : att->buffer->layout.stride;
+	return att->map_state == MAP_DONE ? att->planes[0].stride : att->buffer->layout.stride;
+}
+
+uint32_t dmab_client_attachment_get_n_planes(struct dmab_client_attachment *att)
+{
+	return att->map_state == MAP_DONE ? att->n_planes : 0;
+}
+
+void *dmab_client_attachment_get_plane(struct dmab_client_attachment *att, uint32_t index,
+	struct dmab_client_plane *plane)
+{
+	if (att->map_state != MAP_DONE || index >= att->n_planes) {
+		return NULL;
+	}
+	if (plane != NULL) {
+		*plane = att->planes[index];
+	}
+	return (char *)att->base + att->planes[index].offset;
 }
 
 uint32_t dmab_client_attachment_get_map_flags(struct dmab_client_attachment *att)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "client-private.h"
@@ -19,8 +20,24 @@ static void handle_info(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t 
 		.stride = stride,
 		.size = (uint64_t)size_hi << 32 | size_lo,
 		.access = access,
+		.n_planes = buffer->pending_n_planes,
 	};
+	memcpy(buffer->layout.planes, buffer->pending_planes, sizeof(buffer->layout.planes));
+	buffer->pending_n_planes = 0;
 	buffer->have_info = true;
+}
+
+static void handle_buffer_plane(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t index,
+	uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct dmab_client_buffer *buffer = data;
+	if (index >= DMAB_CLIENT_MAX_PLANES) {
+		return;
+	}
+	buffer->pending_planes[index] = (struct dmab_client_plane){ offset, stride, size };
+	if (index >= buffer->pending_n_planes) {
+		buffer->pending_n_planes = index + 1;
+	}
 }
 
 static void handle_buffer_failed(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t reason,
@@ -34,6 +51,7 @@ static void handle_buffer_failed(void *data, struct dmabroker_buffer_v1 *proxy, 
 static const struct dmabroker_buffer_v1_listener buffer_listener = {
 	.info = handle_info,
 	.failed = handle_buffer_failed,
+	.plane = handle_buffer_plane,
 };
 
 static bool buffer_answered(const void *data)
@@ -118,6 +136,37 @@ struct dmab_client_buffer *dmab_client_buffer_import_fd(struct dmab_client *clie
 	/* Marshalling duplicates the fd and closes the copy once sent. */
 	return buffer_finish_create(buffer, dmabroker_manager_v1_import_dmabuf(client->manager,
 		fd, format, width, height, offset, stride, flags));
+}
+
+struct dmab_client_buffer *dmab_client_buffer_import_planar_fd(struct dmab_client *client,
+	int fd, uint32_t format, uint32_t width, uint32_t height, uint32_t n_planes,
+	const uint32_t *offsets, const uint32_t *strides, uint32_t flags)
+{
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	/* Beyond a wire message: the broker could never take it. */
+	if (n_planes > 64) {
+		errno = EINVAL;
+		return NULL;
+	}
+	uint32_t pairs[2 * 64];
+	for (uint32_t i = 0; i < n_planes; i++) {
+		pairs[2 * i] = offsets[i];
+		pairs[2 * i + 1] = strides[i];
+	}
+	struct wl_array planes = {
+		.size = n_planes * 2 * sizeof(uint32_t),
+		.alloc = sizeof(pairs),
+		.data = pairs,
+	};
+	struct dmab_client_buffer *buffer = buffer_alloc(client);
+	if (buffer == NULL) {
+		return NULL;
+	}
+	return buffer_finish_create(buffer, dmabroker_manager_v1_import_planar_dmabuf(
+		client->manager, fd, format, width, height, &planes, flags));
 }
 
 void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer)

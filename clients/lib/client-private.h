@@ -29,6 +29,9 @@ struct dmab_client_buffer {
 	struct wl_list link;
 	struct dmabroker_buffer_v1 *proxy;
 	struct dmab_client_layout layout;
+	/* The plane events before the next info event. */
+	struct dmab_client_plane pending_planes[DMAB_CLIENT_MAX_PLANES];
+	uint32_t pending_n_planes;
 	bool have_info;
 	bool failed;
 	struct dmab_client_failure failure;
@@ -61,10 +64,11 @@ struct dmab_client_attachment {
 	enum map_state map_state;
 	uint32_t map_direction;
 	int fd; /* -1 unless a mapped event was received */
-	uint32_t offset, size, stride, map_flags;
-	void *base; /* the memory mapping; data is base, or base + offset if unaligned */
+	uint32_t map_flags;
+	uint32_t n_planes; /* from the plane events of the map */
+	struct dmab_client_plane planes[DMAB_CLIENT_MAX_PLANES];
+	void *base; /* the memory mapping of the fd from offset 0, every plane in it */
 	size_t base_len;
-	void *data; /* the first row */
 	bool moved;
 
 	enum access_state access_state;

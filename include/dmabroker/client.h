@@ -76,10 +76,23 @@ int dmab_client_roundtrip(struct dmab_client *client);
 void dmab_client_batch_begin(struct dmab_client *client);
 int dmab_client_batch_end(struct dmab_client *client);
 
+/* The formats of the broker have up to three planes (I420). */
+#define DMAB_CLIENT_MAX_PLANES 3
+
+/* One plane in the storage; every plane of a buffer lies in the same fd. */
+struct dmab_client_plane {
+	uint32_t offset; /**< of the plane's first row, from the start of the fd */
+	uint32_t stride; /**< bytes from one row of the plane to the next */
+	uint32_t size; /**< stride times the plane's rows */
+};
+
 struct dmab_client_layout {
-	uint32_t width, height, format, stride;
+	uint32_t width, height, format;
+	uint32_t stride; /**< of plane 0 */
 	uint64_t size;
 	uint32_t access; /* enum dmabroker_buffer_v1_access */
+	uint32_t n_planes;
+	struct dmab_client_plane planes[DMAB_CLIENT_MAX_PLANES];
 };
 
 /* Each waits for the info or failed event. NULL with errno set on failure. */
@@ -87,10 +100,18 @@ struct dmab_client_buffer *dmab_client_buffer_create(struct dmab_client *client,
 	uint32_t width, uint32_t height, uint32_t format, uint32_t usage, const char *name);
 struct dmab_client_buffer *dmab_client_buffer_import(struct dmab_client *client,
 	const char *token);
-/* The library duplicates fd; the caller keeps its own. */
+/* The library duplicates fd; the caller keeps its own. A single-plane format. */
 struct dmab_client_buffer *dmab_client_buffer_import_fd(struct dmab_client *client, int fd,
 	uint32_t format, uint32_t width, uint32_t height, uint32_t offset, uint32_t stride,
 	uint32_t flags);
+/*
+ * Any format: n_planes offsets and strides, every plane in fd
+ * (import_planar_dmabuf). n_planes may differ from the format's: the broker
+ * raises the invalid_planes error then.
+ */
+struct dmab_client_buffer *dmab_client_buffer_import_planar_fd(struct dmab_client *client,
+	int fd, uint32_t format, uint32_t width, uint32_t height, uint32_t n_planes,
+	const uint32_t *offsets, const uint32_t *strides, uint32_t flags);
 /* Destroys the buffer's attachments, tokens and wl_buffer too. NULL is a no-op. */
 void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer);
 void dmab_client_buffer_get_layout(struct dmab_client_buffer *buffer,
@@ -133,13 +154,21 @@ struct dmab_client_attachment *dmab_client_attachment_create(
 /* Unmaps and ends an open bracket first. NULL is a no-op. */
 void dmab_client_attachment_destroy(struct dmab_client_attachment *att);
 
-/* Sends map, waits for mapped (or failed) and mmaps the plane. */
+/* Sends map, waits for mapped (or failed) and mmaps the fd once, with every plane. */
 int dmab_client_attachment_map(struct dmab_client_attachment *att, uint32_t direction);
 /* munmaps and sends unmap. */
 int dmab_client_attachment_unmap(struct dmab_client_attachment *att);
-/* Valid while mapped; NULL otherwise. */
+/* Valid while mapped; NULL otherwise. The first row of plane 0. */
 void *dmab_client_attachment_get_data(struct dmab_client_attachment *att);
 uint32_t dmab_client_attachment_get_stride(struct dmab_client_attachment *att);
+/* The planes of the mapping; 0 while not mapped. */
+uint32_t dmab_client_attachment_get_n_planes(struct dmab_client_attachment *att);
+/*
+ * The first row of plane index, valid while mapped, and its layout in *plane
+ * (may be NULL); NULL while not mapped or beyond the planes.
+ */
+void *dmab_client_attachment_get_plane(struct dmab_client_attachment *att, uint32_t index,
+	struct dmab_client_plane *plane);
 uint32_t dmab_client_attachment_get_map_flags(struct dmab_client_attachment *att);
 int dmab_client_attachment_get_fd(struct dmab_client_attachment *att); /* owned by the library */
 /* A moved event arrived: end access, then remap (unmap + map). */

@@ -127,10 +127,16 @@ struct dmab_server_buffer;
 struct dmab_server_read;
 
 struct dmab_pixels {
-	const void *data; /* the first row; NULL until the read is ready */
+	const void *data; /* the first row of plane 0; NULL until the read is ready */
 	uint32_t width, height;
 	uint32_t format; /* DRM fourcc */
-	uint32_t stride;
+	uint32_t stride; /* of plane 0 */
+	/* Every plane of a multi-planar format (NV12, YUV420, ...); plane 0 is data. */
+	uint32_t n_planes;
+	struct {
+		const void *data; /* NULL until the read is ready */
+		uint32_t stride;
+	} planes[3];
 };
 
 /* True if the resource is a wl_buffer made by get_wl_buffer (inert or not). */

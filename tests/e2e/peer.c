@@ -13,6 +13,11 @@
  *                       forever, and attaches again each time it is
  *                       preempted; the creator writes N frames and prints how
  *                       long each begin_access waited.
+ *   yuv FORMAT          shows a 64x64 window of format (nv12, nv21, yuv420,
+ *                       yuyv, p010) in four 32x32 blocks of BT.601
+ *                       limited-range white, red, green and blue, prints
+ *                       "shown" once the frame callback came, and stays up
+ *                       until killed so the test can take screenshots.
  */
 #include <drm_fourcc.h>
 #include <errno.h>
@@ -234,6 +239,113 @@ static int hostile_reader(int frames)
 	return 0;
 }
 
+/* Y'CbCr (BT.601, limited range) of white, red, green and blue, by block. */
+static const uint8_t yuv_blocks[4][3] = {
+	{ 235, 128, 128 }, { 81, 90, 240 }, { 145, 54, 34 }, { 41, 240, 110 },
+};
+
+static const uint8_t *yuv_block(uint32_t x, uint32_t y)
+{
+	return yuv_blocks[(y / 32) * 2 + x / 32];
+}
+
+/* Writes the blocks in format into the planes; chroma is per 2x2 pixels, blocks are even. */
+static void yuv_fill(uint32_t format, struct dmab_client_attachment *att)
+{
+	struct dmab_client_plane p[3];
+	uint8_t *d[3] = { NULL };
+	for (uint32_t i = 0; i < dmab_client_attachment_get_n_planes(att) && i < 3; i++) {
+		d[i] = dmab_client_attachment_get_plane(att, i, &p[i]);
+	}
+	for (uint32_t y = 0; y < SIZE; y++) {
+		for (uint32_t x = 0; x < SIZE; x++) {
+			const uint8_t *c = yuv_block(x, y);
+			uint8_t *l = d[0] + y * p[0].stride;
+			uint8_t *c1 = d[1] != NULL ? d[1] + y / 2 * p[1].stride : NULL;
+			uint8_t *c2 = d[2] != NULL ? d[2] + y / 2 * p[2].stride : NULL;
+			switch (format) {
+			case DRM_FORMAT_NV12:
+			case DRM_FORMAT_NV21:
+				l[x] = c[0];
+				c1[x / 2 * 2] = c[format == DRM_FORMAT_NV12 ? 1 : 2];
+				c1[x / 2 * 2 + 1] = c[format == DRM_FORMAT_NV12 ? 2 : 1];
+				break;
+			case DRM_FORMAT_YUV420:
+				l[x] = c[0];
+				c1[x / 2] = c[1];
+				c2[x / 2] = c[2];
+				break;
+			case DRM_FORMAT_YUYV:
+				l[x * 2] = c[0];
+				l[x / 2 * 4 + 1] = c[1];
+				l[x / 2 * 4 + 3] = c[2];
+				break;
+			case DRM_FORMAT_P010:
+				/* 10 bits in the high bits of 16, little-endian. */
+				l[x * 2] = 0;
+				l[x * 2 + 1] = c[0];
+				c1[x / 2 * 4] = 0;
+				c1[x / 2 * 4 + 1] = c[1];
+				c1[x / 2 * 4 + 2] = 0;
+				c1[x / 2 * 4 + 3] = c[2];
+				break;
+			}
+		}
+	}
+}
+
+static uint32_t yuv_format(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint32_t format;
+	} names[] = {
+		{ "nv12", DRM_FORMAT_NV12 }, { "nv21", DRM_FORMAT_NV21 },
+		{ "yuv420", DRM_FORMAT_YUV420 }, { "yuyv", DRM_FORMAT_YUYV },
+		{ "p010", DRM_FORMAT_P010 },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i].name, name) == 0) {
+			return names[i].format;
+		}
+	}
+	return 0;
+}
+
+static int yuv_window(uint32_t format)
+{
+	struct dmab_client *client = connect_or_die();
+	struct wl_display *display = dmab_client_get_display(client);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(client, SIZE, SIZE, format,
+		DMABROKER_MANAGER_V1_USAGE_COMPOSITE, "peer/yuv");
+	if (buffer == NULL) {
+		die("create", errno);
+	}
+	struct dmab_client_constraints planes = { .max_planes = 3 };
+	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW,
+		&planes);
+	int ret = writer != NULL ? dmab_client_attachment_map(writer, WRITE) : -errno;
+	if (ret < 0) {
+		die("map", ret);
+	}
+	ret = dmab_client_attachment_begin(writer, WRITE);
+	if (ret < 0) {
+		die("begin", ret);
+	}
+	yuv_fill(format, writer);
+	dmab_client_attachment_end(writer);
+	struct dmab_window *window = dmab_window_create(display, "peer/yuv", SIZE, SIZE);
+	if (window == NULL) {
+		die("window", errno);
+	}
+	dmab_window_present(window, dmab_client_buffer_get_wl_buffer(buffer));
+	dispatch_for(display, 5000, &window->presented, 1);
+	printf("%s\n", window->presented == 1 ? "shown" : "not shown");
+	while (wl_display_dispatch(display) >= 0) {
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -244,6 +356,10 @@ int main(int argc, char *argv[])
 		int frames = atoi(argv[2]);
 		return hostile_reader(frames > 0 ? frames : 1);
 	}
-	fprintf(stderr, "usage: %s held-commit-revoke | hostile-reader FRAMES\n", argv[0]);
+	if (argc >= 3 && strcmp(argv[1], "yuv") == 0 && yuv_format(argv[2]) != 0) {
+		return yuv_window(yuv_format(argv[2]));
+	}
+	fprintf(stderr, "usage: %s held-commit-revoke | hostile-reader FRAMES | yuv FORMAT\n",
+		argv[0]);
 	return 2;
 }

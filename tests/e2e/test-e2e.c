@@ -736,7 +736,8 @@ DMAB_TEST(info_lists_formats_allocators_and_buffers)
 	struct json *info = run_info_json(&e);
 
 	const struct json *formats = info_array(info, "formats");
-	CHECK_EQ(formats->len, 5);
+	/* The five RGB formats the example clients draw, and five YUV formats. */
+	CHECK_EQ(formats->len, 10);
 	for (size_t i = 0; i < 5; i++) {
 		const struct dmab_format_info *known = dmab_format_at(i);
 		bool listed = false;
@@ -1192,5 +1193,433 @@ DMAB_TEST(hostile_reader_delays_the_creator_by_the_bound)
 	printf("# --max-hold-ms 100: %s\n", line);
 	free(line);
 	e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
+	e2e_finish(&e);
+}
+
+/* The largest difference of one channel between two 0xRRGGBB pixels. */
+static int channel_diff(uint32_t a, uint32_t b)
+{
+	int max = 0;
+	for (int shift = 0; shift < 24; shift += 8) {
+		int d = abs((int)(a >> shift & 0xff) - (int)(b >> shift & 0xff));
+		max = d > max ? d : max;
+	}
+	return max;
+}
+
+/* The pixels of the peer's 64x64 window at the origin that differ from the reference. */
+static int yuv_window_errors(const struct dmab_test_image *img, int tolerance, int *worst)
+{
+	static const uint32_t reference[4] = { 0xffffff, 0xff0000, 0x00ff00, 0x0000ff };
+	int errors = 0;
+	*worst = 0;
+	for (int y = 0; y < 64; y++) {
+		for (int x = 0; x < 64; x++) {
+			uint32_t want = reference[(y / 32) * 2 + x / 32];
+			int d = channel_diff(dmab_test_image_pixel(img, x, y), want);
+			*worst = d > *worst ? d : *worst;
+			errors += d > tolerance;
+		}
+	}
+	return errors;
+}
+
+/*
+ * The compositor shows YUV buffers: a window of BT.601 limited-range white,
+ * red, green and blue in each YUV format matches its RGB reference in the
+ * screenshot, every channel of every pixel within 2 of 255 or 0 (the 8-bit
+ * Y'CbCr of the primaries rounds to within 1 of them; 2 leaves room for a
+ * converter that rounds differently, and none for a wrong matrix or plane).
+ */
+DMAB_TEST(yuv_windows_match_their_rgb_reference)
+{
+	const char *peer = e2e_built_program("DMAB_E2E_PEER");
+	e2e_stock_program("grim");
+	static const char *const formats[] = { "nv12", "nv21", "yuv420", "yuyv", "p010" };
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		/* A daemon each: its first window is at the cascade origin. */
+		struct e2e e;
+		e2e_init(&e);
+		e2e_start_daemon(&e, NULL);
+		const char *argv[] = { peer, "yuv", formats[i], NULL };
+		struct e2e_proc *p = e2e_spawn(&e, "peer", argv);
+		wait_for_line_or_fail(p, "shown", LINE_TIMEOUT_MS);
+		int64_t deadline = e2e_now_ms() + FRAME_TIMEOUT_MS;
+		int errors, worst;
+		for (;;) {
+			struct dmab_test_image img;
+			screenshot(&e, &img);
+			errors = yuv_window_errors(&img, 2, &worst);
+			dmab_test_image_finish(&img);
+			if (errors == 0 || e2e_now_ms() >= deadline) {
+				break;
+			}
+			e2e_sleep_ms(50);
+		}
+		printf("# %s: %d pixels off by more than 2, worst channel difference %d\n",
+			formats[i], errors, worst);
+		if (errors != 0) {
+			E2E_FAIL("the %s window differs from its RGB reference in %d pixels",
+				formats[i], errors);
+		}
+		e2e_stop(p, SIGTERM, 5000);
+		e2e_finish(&e);
+	}
+}
+
+/* --- the GStreamer plugin --- */
+
+/* The plugin's directory; skips the test when the plugin was not built. */
+static const char *gst_plugin_dir(void)
+{
+	const char *dir = getenv("DMAB_GST_PLUGIN_DIR");
+	if (dir == NULL || dir[0] == '\0') {
+		dmab_test_skip("built without the GStreamer plugin (-Dgstreamer)");
+	}
+	return dir;
+}
+
+struct gst_env {
+	char plugin_path[E2E_PATH_MAX + 32];
+	char registry[E2E_PATH_MAX + 32];
+};
+
+/* The plugin on the path, and a registry of the test's own, not the user's cache. */
+static void gst_env_init(struct gst_env *env, const struct e2e *e)
+{
+	snprintf(env->plugin_path, sizeof(env->plugin_path), "GST_PLUGIN_PATH=%s",
+		gst_plugin_dir());
+	snprintf(env->registry, sizeof(env->registry), "GST_REGISTRY=%s/gst-registry.bin",
+		e->dir);
+}
+
+DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
+{
+	gst_plugin_dir();
+	const char *inspect = e2e_stock_program("gst-inspect-1.0");
+	struct e2e e;
+	e2e_init(&e);
+	struct gst_env env;
+	gst_env_init(&env, &e);
+	static const struct {
+		const char *element;
+		const char *expected[16];
+	} cases[] = {
+		{ "dmabrokersink", { "Sink/Video", "display", "buffers", "show", "token-file",
+			"tokens", "NV12", "NV21", "I420", "YUY2", "P010_10LE", "BGRx", "RGB16",
+			NULL } },
+		{ "dmabrokersrc", { "Source/Video", "display", "tokens", "token-file", "timeout",
+			"NV12", "I420", "P010_10LE", NULL } },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, inspect,
+			cases[c].element, NULL };
+		struct e2e_proc *p = e2e_spawn(&e, "gst-inspect", argv);
+		e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
+		char *out = e2e_read_file(p->out_path);
+		CHECK(out != NULL);
+		for (size_t i = 0; cases[c].expected[i] != NULL; i++) {
+			if (strstr(out, cases[c].expected[i]) == NULL) {
+				E2E_FAIL("gst-inspect-1.0 %s does not list %s", cases[c].element,
+					cases[c].expected[i]);
+			}
+		}
+		free(out);
+	}
+	e2e_finish(&e);
+}
+
+/* Whether the window at the origin shows SMPTE bars: white, yellow, cyan, green. */
+static int smpte_errors(const struct dmab_test_image *img, int *worst)
+{
+	/* videotestsrc's 100% bars, each 1280 / 7 pixels wide; four fit in the output. */
+	static const uint32_t bars[4] = { 0xffffff, 0xffff00, 0x00ffff, 0x00ff00 };
+	int errors = 0;
+	*worst = 0;
+	for (int y = 20; y < 400; y += 10) {
+		for (int bar = 0; bar < 4; bar++) {
+			for (int x = bar * 1280 / 7 + 10; x < (bar + 1) * 1280 / 7 - 10 &&
+					x < E2E_OUTPUT_WIDTH; x += 10) {
+				int d = channel_diff(dmab_test_image_pixel(img, x, y), bars[bar]);
+				*worst = d > *worst ? d : *worst;
+				errors += d > 3;
+			}
+		}
+	}
+	return errors;
+}
+
+/*
+ * The issue's pipeline: videotestsrc writes NV12 720p straight into the
+ * sink's broker buffers (the pool), which the compositor shows. The bars in
+ * the screenshot match their RGB values within 3 per channel (BT.709 decoding
+ * of BT.709 video rounds to within 1), the ring's tokens are published, and
+ * every frame rendered came from the pool: none was copied.
+ */
+DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
+{
+	gst_plugin_dir();
+	const char *launch = e2e_stock_program("gst-launch-1.0");
+	e2e_stock_program("grim");
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	struct gst_env env;
+	gst_env_init(&env, &e);
+	char token_file[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	snprintf(token_file, sizeof(token_file), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", token_file);
+	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry,
+		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch, "videotestsrc",
+		"num-buffers=300", "!", "video/x-raw,format=NV12,width=1280,height=720", "!",
+		"dmabrokersink", token_arg, NULL };
+	struct e2e_proc *p = e2e_spawn(&e, "gst-launch", argv);
+
+	int64_t deadline = e2e_now_ms() + FRAME_TIMEOUT_MS;
+	int errors, worst;
+	for (;;) {
+		struct dmab_test_image img;
+		screenshot(&e, &img);
+		errors = smpte_errors(&img, &worst);
+		dmab_test_image_finish(&img);
+		if (errors == 0 || e2e_now_ms() >= deadline) {
+			break;
+		}
+		e2e_sleep_ms(50);
+	}
+	printf("# smpte bars: %d samples off by more than 3, worst channel difference %d\n",
+		errors, worst);
+	if (errors != 0) {
+		E2E_FAIL("the dmabrokersink window does not show the bars (%d samples off)",
+			errors);
+	}
+	char *tokens = e2e_read_file(token_file);
+	CHECK(tokens != NULL);
+	/* Three buffers by default: three lines of 32 hex digits. */
+	CHECK_EQ(strlen(tokens), 3 * 33);
+	CHECK_EQ(strspn(tokens, "0123456789abcdef\n"), 3 * 33);
+	free(tokens);
+
+	e2e_expect_exit(p, 0, 60 * 1000 * dmab_test_time_scale());
+	char *log = e2e_read_file(p->err_path);
+	CHECK(log != NULL);
+	/*
+	 * Rendered frames, not buffers: the sink drops a late frame (QoS, under
+	 * load), and renders the preroll frame twice.
+	 */
+	const char *line = strstr(log, "sink_stop:");
+	unsigned long pooled = 0, copied = 1;
+	if (line == NULL || sscanf(strchr(line, '>') + 1, " %lu frames from the pool, %lu copied",
+			&pooled, &copied) != 2 || pooled < 2 || copied != 0) {
+		E2E_FAIL("the sink rendered %lu frames from its pool and copied %lu", pooled,
+			copied);
+	}
+	free(log);
+	/* The sink removes the token file when it stops. */
+	CHECK(access(token_file, F_OK) != 0);
+	e2e_finish(&e);
+}
+
+/* Runs gst-launch-1.0 with args until it exits 0; returns its pooled and copied counts. */
+static void gst_run(struct e2e *e, const char *const *args, unsigned long *pooled,
+	unsigned long *copied)
+{
+	const char *launch = e2e_stock_program("gst-launch-1.0");
+	struct gst_env env;
+	gst_env_init(&env, e);
+	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry,
+		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 6;
+	for (int i = 0; args[i] != NULL; i++) {
+		CHECK(argc < 31);
+		argv[argc++] = args[i];
+	}
+	struct e2e_proc *p = e2e_spawn(e, "gst-launch", argv);
+	e2e_expect_exit(p, 0, 60 * 1000 * dmab_test_time_scale());
+	char *log = e2e_read_file(p->err_path);
+	CHECK(log != NULL);
+	const char *line = strstr(log, "sink_stop:");
+	CHECK(line != NULL && strchr(line, '>') != NULL);
+	CHECK_EQ(sscanf(strchr(line, '>') + 1, " %lu frames from the pool, %lu copied", pooled,
+		copied), 2);
+	free(log);
+}
+
+/*
+ * With a queue, upstream acquires the next buffer from the pool in its own
+ * thread while the sink renders the last one: the wait for the next buffer's
+ * readers (the compositor shows the last frame until the next replaces it)
+ * must not keep the sink from rendering. Without the pool (identity drops the
+ * allocation query), frames are copied into the ring.
+ */
+DMAB_TEST(gst_sink_renders_through_a_queue_and_copies_foreign_buffers)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	unsigned long pooled, copied;
+	static const char *const queued[] = { "videotestsrc", "num-buffers=100", "!",
+		"video/x-raw,format=NV12,width=320,height=240", "!", "queue", "!",
+		"dmabrokersink", NULL };
+	gst_run(&e, queued, &pooled, &copied);
+	printf("# through a queue: %lu frames from the pool, %lu copied\n", pooled, copied);
+	CHECK(pooled >= 2);
+	CHECK_EQ(copied, 0);
+	static const char *const foreign[] = { "videotestsrc", "num-buffers=100", "!",
+		"video/x-raw,format=I420,width=320,height=240", "!", "identity",
+		"drop-allocation=true", "!", "dmabrokersink", NULL };
+	gst_run(&e, foreign, &pooled, &copied);
+	printf("# without the pool: %lu frames from the pool, %lu copied\n", pooled, copied);
+	CHECK_EQ(pooled, 0);
+	CHECK(copied >= 2);
+	e2e_finish(&e);
+}
+
+enum { GST_PAIR_FRAMES = 300, GST_PAIR_FRAME_SIZE = 320 * 240 * 3 / 2 };
+
+/* FNV-1a of each frame of an I420 320x240 file; the number of frames, or -1. */
+static int frame_checksums(const char *path, uint32_t *sums, int max)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return -1;
+	}
+	static uint8_t frame[GST_PAIR_FRAME_SIZE];
+	int n = 0;
+	while (n < max && fread(frame, 1, sizeof(frame), f) == sizeof(frame)) {
+		sums[n++] = dmab_fnv1a32(DMAB_FNV1A32_BASIS, frame, sizeof(frame));
+	}
+	fclose(f);
+	return n;
+}
+
+static struct e2e_proc *gst_spawn(struct e2e *e, const char *name, const char *debug,
+	const char *const *args)
+{
+	const char *launch = e2e_stock_program("gst-launch-1.0");
+	static struct gst_env env;
+	gst_env_init(&env, e);
+	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, debug,
+		"GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 6;
+	for (int i = 0; args[i] != NULL; i++) {
+		CHECK(argc < 39);
+		argv[argc++] = args[i];
+	}
+	return e2e_spawn(e, name, argv);
+}
+
+#define GST_PAIR_CAPS "video/x-raw,format=NV12,width=320,height=240,framerate=30/1"
+
+/*
+ * A dmabrokersink and a dmabrokersrc in two processes: every frame the source
+ * pushes (through videoconvert, which reads the video meta, so with no copy)
+ * has the checksum of the frame the sink got at the same position. A frame
+ * read while written would match none (torn); a frame skipped would shift the
+ * rest (lost). The sink drops no late frame (max-lateness=-1).
+ */
+DMAB_TEST(gst_sink_to_src_pair_is_intact)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	char expected[E2E_PATH_MAX + 32], expected_arg[E2E_PATH_MAX + 48];
+	char received[E2E_PATH_MAX + 32], received_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	snprintf(expected, sizeof(expected), "%s/expected.i420", e.dir);
+	snprintf(expected_arg, sizeof(expected_arg), "location=%s", expected);
+	snprintf(received, sizeof(received), "%s/received.i420", e.dir);
+	snprintf(received_arg, sizeof(received_arg), "location=%s", received);
+
+	const char *const reference[] = { "videotestsrc", "num-buffers=300", "pattern=ball", "!",
+		GST_PAIR_CAPS, "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
+		"filesink", expected_arg, NULL };
+	e2e_expect_exit(gst_spawn(&e, "reference", "GST_DEBUG=0", reference), 0,
+		60 * 1000 * dmab_test_time_scale());
+	const char *const reader[] = { "dmabrokersrc", token_arg, "!", "videoconvert", "!",
+		"video/x-raw,format=I420", "!", "filesink", received_arg, NULL };
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=dmabrokersrc:4", reader);
+	const char *const writer[] = { "videotestsrc", "num-buffers=300", "pattern=ball", "!",
+		GST_PAIR_CAPS, "!", "dmabrokersink", "show=false", "max-lateness=-1", token_arg,
+		NULL };
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", writer);
+	e2e_expect_exit(sink, 0, 60 * 1000 * dmab_test_time_scale());
+	e2e_expect_exit(src, 0, 60 * 1000 * dmab_test_time_scale());
+
+	static uint32_t want[GST_PAIR_FRAMES + 1], got[GST_PAIR_FRAMES + 1];
+	int n_want = frame_checksums(expected, want, GST_PAIR_FRAMES + 1);
+	int n_got = frame_checksums(received, got, GST_PAIR_FRAMES + 1);
+	CHECK_EQ(n_want, GST_PAIR_FRAMES);
+	int torn = 0, lost = 0, matched = 0;
+	for (int i = 0; i < n_got; i++) {
+		bool known = false;
+		for (int j = 0; j < n_want; j++) {
+			known |= got[i] == want[j];
+		}
+		torn += !known;
+		matched += i < n_want && got[i] == want[i];
+	}
+	lost = n_want - matched - torn;
+	printf("# sink -> src: %d frames received of %d, %d torn, %d lost or out of order\n",
+		n_got, n_want, torn, lost);
+	CHECK_EQ(torn, 0);
+	CHECK_EQ(lost, 0);
+	CHECK_EQ(n_got, n_want);
+	char *log = e2e_read_file(src->err_path);
+	CHECK(log != NULL);
+	if (strstr(log, "300 frames, 0 lost, 0 copied") == NULL) {
+		E2E_FAIL("dmabrokersrc did not push 300 frames with no copy");
+	}
+	free(log);
+	e2e_finish(&e);
+}
+
+/*
+ * Killing either end mid-stream: the source reports an error within its
+ * timeout once the sink is gone, and the sink goes on to the end of its
+ * stream once the source is gone.
+ */
+DMAB_TEST(gst_pair_survives_either_end_being_killed)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	const char *const endless[] = { "videotestsrc", "!", GST_PAIR_CAPS, "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=1000", "!",
+		"fakesink", NULL };
+
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", endless);
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	e2e_sleep_ms(1500);
+	CHECK(e2e_running(src));
+	e2e_stop(sink, SIGKILL, 5000);
+	/* The timeout is 1 s: the error comes well within 10. */
+	CHECK(e2e_wait(src, 10 * 1000 * dmab_test_time_scale()));
+	CHECK(WIFEXITED(src->status) && WEXITSTATUS(src->status) != 0);
+	/* gst-launch-1.0 prints the element error on stderr. */
+	char *err = e2e_read_file(src->err_path);
+	CHECK(err != NULL);
+	if (strstr(err, "No frame for 1000 ms") == NULL) {
+		E2E_FAIL("dmabrokersrc ended without saying the frames stopped");
+	}
+	free(err);
+
+	unlink(tokens);
+	const char *const finite[] = { "videotestsrc", "num-buffers=90", "!", GST_PAIR_CAPS, "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	sink = gst_spawn(&e, "sink", "GST_DEBUG=0", finite);
+	src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	e2e_sleep_ms(1000);
+	e2e_stop(src, SIGKILL, 5000);
+	e2e_expect_exit(sink, 0, 30 * 1000 * dmab_test_time_scale());
 	e2e_finish(&e);
 }

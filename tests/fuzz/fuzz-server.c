@@ -693,9 +693,22 @@ static void check_mapped(const struct event_arg *args)
 		die("mapped: flags say read_only but the fd is open for writing");
 }
 
-static uint32_t bytes_per_pixel(uint32_t format)
+/* The bytes of a row of plane 0, which has every row of the buffer. */
+static uint64_t plane0_row(uint32_t format, uint32_t width)
 {
-	return format == DRM_FORMAT_RGB565 ? 2 : 4;
+	switch (format) {
+	case DRM_FORMAT_NV12:
+	case DRM_FORMAT_NV21:
+	case DRM_FORMAT_YUV420:
+		return width;
+	case DRM_FORMAT_RGB565:
+	case DRM_FORMAT_P010:
+		return (uint64_t)width * 2;
+	case DRM_FORMAT_YUYV:
+		return ((uint64_t)width + 1) / 2 * 4;
+	default:
+		return (uint64_t)width * 4;
+	}
 }
 
 static void check_info(uint32_t id, const struct event_arg *args)
@@ -704,7 +717,7 @@ static void check_info(uint32_t id, const struct event_arg *args)
 	uint64_t size = (uint64_t)args[4].u << 32 | args[5].u;
 	uint32_t access = args[6].u;
 
-	if ((uint64_t)stride < (uint64_t)width * bytes_per_pixel(format) ||
+	if ((uint64_t)stride < plane0_row(format, width) ||
 			size < (uint64_t)stride * height)
 		die("dmabroker_buffer_v1@%u.info: %ux%u stride %u size %llu does not hold the rows",
 			id, width, height, stride, (unsigned long long)size);
@@ -1826,7 +1839,7 @@ static void read_pixels(struct read_record *record)
 	if (!pixels.data || pixels.width == 0 || pixels.height == 0)
 		die("a ready read has no pixels: %p, %ux%u", pixels.data, pixels.width,
 			pixels.height);
-	row_bytes = pixels.width * bytes_per_pixel(pixels.format);
+	row_bytes = (uint32_t)plane0_row(pixels.format, pixels.width);
 	if (pixels.stride < row_bytes)
 		die("stride %u is smaller than a row of %u bytes", pixels.stride, row_bytes);
 	for (uint32_t y = 0; y < pixels.height; y++) {

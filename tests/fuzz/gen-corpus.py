@@ -195,6 +195,10 @@ class Client:
                     out.append(0xf0 + self.candidates().index(arg))
             elif char == "h":
                 out.append(arg)
+            elif char == "a":  # bytes: a length byte (below MAX_ARRAY), then the bytes
+                assert len(arg) < 32, arg
+                out.append(len(arg))
+                out += arg
             else:
                 raise ValueError(char)
         if method in ("destroy", "revoke"):
@@ -307,6 +311,27 @@ def mapped_writer(c, **kw):
 
 
 # Valid flows
+
+@seed("v-import-planar-map")
+def _(s):
+    c = s.clients[0]
+    buf = c.req("manager", "import_planar_dmabuf", NEW, SEALED, NV12, 64, 64,
+                struct.pack("<4I", 0, 64, 4096, 64), 0)
+    att = attach(buf, access=READ, planes=2)
+    c.req(att, "map", DIR_READ)
+    s.flush()
+
+
+@seed("v-nv12-map")
+def _(s):
+    c = s.clients[0]
+    buf = create(c, fmt=NV12)
+    att = attach(buf, planes=2)
+    c.req(att, "map", DIR_WRITE)
+    s.flush()
+    attach(buf, planes=1)
+    s.flush()
+
 
 @seed("v-create")
 def _(s):
@@ -1191,7 +1216,7 @@ def error_seed(name):
 
 @error_seed("manager-invalid-format")
 def _(s):
-    create(s.clients[0], fmt=NV12)
+    create(s.clients[0], fmt=C8)
 
 
 @error_seed("manager-invalid-size-zero")
@@ -1270,6 +1295,23 @@ def _(s):
 @error_seed("manager-invalid-flags")
 def _(s):
     s.clients[0].req("manager", "import_dmabuf", NEW, SEALED, ARGB, 64, 64, 0, 256, 2)
+
+
+@error_seed("manager-import-invalid-planes")
+def _(s):
+    s.clients[0].req("manager", "import_dmabuf", NEW, SEALED, NV12, 64, 64, 0, 64, 0)
+
+
+@error_seed("manager-import-planar-invalid-planes")
+def _(s):
+    s.clients[0].req("manager", "import_planar_dmabuf", NEW, SEALED, NV12, 64, 64,
+                     struct.pack("<3I", 0, 64, 4096), 0)
+
+
+@error_seed("manager-import-planar-out-of-bounds")
+def _(s):
+    s.clients[0].req("manager", "import_planar_dmabuf", NEW, SEALED_SMALL, NV12, 64, 64,
+                     struct.pack("<4I", 0, 64, 4096, 64), 0)
 
 
 @error_seed("manager-import-invalid-format")
@@ -1454,7 +1496,7 @@ def _(s):
 
 @error_seed("params-plane-idx")
 def _(s):
-    dmabuf_params(s.clients[0], plane=1)
+    dmabuf_params(s.clients[0], plane=4)
 
 
 @error_seed("params-plane-set")
@@ -1485,7 +1527,7 @@ def _(s):
 @error_seed("params-invalid-format")
 def _(s):
     c = s.clients[0]
-    c.req(dmabuf_params(c), "create", 64, 64, NV12, 0)
+    c.req(dmabuf_params(c), "create", 64, 64, C8, 0)
 
 
 @error_seed("params-invalid-format-modifier")

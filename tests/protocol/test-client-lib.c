@@ -36,7 +36,8 @@ DMAB_TEST(client_binds_formats_and_limits)
 	size_t len;
 	const uint32_t *formats = dmab_client_get_formats(c->client, &len);
 	const uint32_t expected[] = { DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888,
-		DRM_FORMAT_ABGR8888, DRM_FORMAT_XBGR8888, DRM_FORMAT_RGB565 };
+		DRM_FORMAT_ABGR8888, DRM_FORMAT_XBGR8888, DRM_FORMAT_RGB565, DRM_FORMAT_NV12,
+		DRM_FORMAT_NV21, DRM_FORMAT_YUV420, DRM_FORMAT_YUYV, DRM_FORMAT_P010 };
 	CHECK_EQ(len, sizeof(expected) / sizeof(expected[0]));
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
 		bool found = false;

@@ -38,6 +38,8 @@ const struct covered_entry covered_errors[] = {
 		"error_manager_out_of_bounds" },
 	{ "dmabroker_manager_v1", DMABROKER_MANAGER_V1_ERROR_INVALID_FLAGS,
 		"error_manager_invalid_flags" },
+	{ "dmabroker_manager_v1", DMABROKER_MANAGER_V1_ERROR_INVALID_PLANES,
+		"error_manager_invalid_planes" },
 	{ "dmabroker_buffer_v1", DMABROKER_BUFFER_V1_ERROR_INVALID_ACCESS,
 		"error_buffer_invalid_access" },
 	{ "dmabroker_buffer_v1", DMABROKER_BUFFER_V1_ERROR_INVALID_CONSTRAINTS,
@@ -141,11 +143,11 @@ static const unsigned int SEALS = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 DMAB_TEST(error_manager_invalid_format)
 {
 	struct fixture *f = fixture_create(NULL);
-	expect_create_error(f, 64, 64, DRM_FORMAT_NV12, 0, "nv12",
+	expect_create_error(f, 64, 64, DRM_FORMAT_NV16, 0, "nv16",
 		DMABROKER_MANAGER_V1_ERROR_INVALID_FORMAT);
 	expect_create_error(f, 64, 64, 0, 0, "zero", DMABROKER_MANAGER_V1_ERROR_INVALID_FORMAT);
 	int fd = make_memfd(64 * 256, SEALS);
-	expect_import_error(f, fd, &(struct import_args){ DRM_FORMAT_NV12, 64, 64, 0, 256, 0 },
+	expect_import_error(f, fd, &(struct import_args){ DRM_FORMAT_NV16, 64, 64, 0, 256, 0 },
 		DMABROKER_MANAGER_V1_ERROR_INVALID_FORMAT);
 	close(fd);
 	fixture_destroy(f);
@@ -274,6 +276,41 @@ DMAB_TEST(error_manager_out_of_bounds)
 		code);
 	/* In 32 bits, 2^31 * 2 wraps to 0. */
 	expect_import_error(f, fd, &(struct import_args){ ARGB, 64, 2, 0, 1u << 31, 0 }, code);
+	close(fd);
+	fixture_destroy(f);
+}
+
+static void expect_planar_error(struct fixture *f, int fd, uint32_t format,
+	const uint32_t *pairs, size_t pairs_bytes, uint32_t code, const char *message)
+{
+	struct fixture_client *c = fixture_client(f);
+	struct raw_buffer buffer;
+	struct wl_array planes = { .size = pairs_bytes, .alloc = pairs_bytes,
+		.data = (void *)pairs };
+	raw_buffer_listen(&buffer, dmabroker_manager_v1_import_planar_dmabuf(manager_of(c), fd,
+		format, 64, 64, &planes, 0));
+	expect_protocol_error(c->display, &dmabroker_manager_v1_interface, code);
+	CHECK(strstr(util_last_client_log(), message) != NULL);
+	raw_buffer_destroy(&buffer);
+	fixture_client_close(c);
+}
+
+DMAB_TEST(error_manager_invalid_planes)
+{
+	struct fixture *f = fixture_create(NULL);
+	const uint32_t code = DMABROKER_MANAGER_V1_ERROR_INVALID_PLANES;
+	int fd = make_memfd(64 * 256, SEALS);
+	util_capture_client_log();
+	/* import_dmabuf takes one plane; NV12 has two. */
+	expect_import_error(f, fd, &(struct import_args){ DRM_FORMAT_NV12, 64, 64, 0, 64, 0 },
+		code);
+	CHECK(strstr(util_last_client_log(), "format 0x3231564e has 2 planes, not 1") != NULL);
+	const uint32_t pairs[] = { 0, 64, 4096, 64, 8192, 64, 0, 0 };
+	expect_planar_error(f, fd, DRM_FORMAT_NV12, pairs, 3 * 8, code, "has 2 planes, not 3");
+	expect_planar_error(f, fd, DRM_FORMAT_NV12, pairs, 4 * 8, code, "has 2 planes, not 4");
+	expect_planar_error(f, fd, DRM_FORMAT_YUV420, pairs, 0, code, "has 3 planes, not 0");
+	expect_planar_error(f, fd, DRM_FORMAT_NV12, pairs, 12, code,
+		"planes array of 12 bytes is not pairs");
 	close(fd);
 	fixture_destroy(f);
 }

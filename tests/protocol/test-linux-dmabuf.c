@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define ARGB DRM_FORMAT_ARGB8888
+#define NV12 DRM_FORMAT_NV12
 #define LINEAR DRM_FORMAT_MOD_LINEAR
 #define IMPLICIT DRM_FORMAT_MOD_INVALID
 
@@ -206,7 +207,7 @@ DMAB_TEST(linux_dmabuf_advertises_formats_and_modifiers)
 	/* The formats of create_buffer. */
 	size_t len;
 	const uint32_t *formats = dmab_client_get_formats(dc.c->client, &len);
-	CHECK_EQ(len, 5);
+	CHECK_EQ(len, 10);
 	CHECK_EQ(dc.formats_len, len);
 	CHECK_EQ(dc.modifiers_len, 2 * len);
 	for (size_t i = 0; i < len; i++) {
@@ -218,7 +219,7 @@ DMAB_TEST(linux_dmabuf_advertises_formats_and_modifiers)
 
 	/* Before version 3 there are no modifier events. */
 	dmabuf_client_init(&dc, f, 2);
-	CHECK_EQ(dc.formats_len, 5);
+	CHECK_EQ(dc.formats_len, 10);
 	CHECK_EQ(dc.modifiers_len, 0);
 	dmabuf_client_finish(&dc);
 	fixture_destroy(f);
@@ -324,6 +325,39 @@ DMAB_TEST(linux_dmabuf_create_fails_without_an_error)
 	fixture_destroy(f);
 }
 
+/* Every plane in one dma-buf, as the broker keeps them: the fd of each plane is the same file. */
+DMAB_TEST(linux_dmabuf_takes_multi_planar_buffers_in_one_fd)
+{
+	struct fixture *f = fixture_with_dmabuf(0);
+	struct dmabuf_client dc;
+	dmabuf_client_init(&dc, f, 3);
+	int fd = make_memfd(SIZE, SEALS);
+	struct params params;
+	params_init(&params, &dc);
+	params_add(&params, fd, 0, 0, 64, LINEAR);
+	params_add(&params, fd, 1, 1024, 64, LINEAR);
+	struct wl_buffer *wl_buffer = params_create(&params, &dc, WIDTH, HEIGHT, NV12, 0);
+	CHECK(wl_buffer != NULL);
+	struct info_snapshot snap;
+	CHECK(info_snapshot_take(dc.c->display, dmab_client_get_manager(dc.c->client), &snap));
+	CHECK_EQ(snap.buffers_len, 1);
+	CHECK_EQ(snap.buffers[0].format, NV12);
+	CHECK_EQ(snap.buffers[0].stride, 64);
+	wl_buffer_destroy(wl_buffer);
+
+	/* Planes in two files cannot be one storage: a failure a correct client can meet. */
+	int other = make_memfd(SIZE, SEALS);
+	params_init(&params, &dc);
+	params_add(&params, fd, 0, 0, 64, LINEAR);
+	params_add(&params, other, 1, 1024, 64, LINEAR);
+	CHECK(params_create(&params, &dc, WIDTH, HEIGHT, NV12, 0) == NULL);
+	CHECK(params.failed);
+	close(other);
+	close(fd);
+	dmabuf_client_finish(&dc);
+	fixture_destroy(f);
+}
+
 /* --- every error of zwp_linux_buffer_params_v1 --- */
 
 enum step_kind { ADD, CREATE, CREATE_IMMED };
@@ -333,6 +367,7 @@ struct step {
 	/* ADD: a new memfd of size bytes (0: SIZE), sealed unless seals is -1 */
 	size_t size;
 	int seals;
+	bool reuse; /* ADD: the fd of the ADD before, not a new memfd */
 	uint32_t plane, offset, stride; /* stride 0: STRIDE */
 	uint64_t modifier;
 	int32_t width, height; /* CREATE, CREATE_IMMED */
@@ -355,14 +390,19 @@ static void expect_params_error(uint64_t max_bytes, const struct step *steps, si
 	struct params params;
 	params_init(&params, &dc);
 	struct wl_buffer *immed = NULL;
+	int last_fd = -1;
 	for (size_t i = 0; i < len; i++) {
 		const struct step *step = &steps[i];
 		if (step->kind == ADD) {
-			int fd = make_memfd(step->size ? step->size : SIZE,
-				step->seals < 0 ? 0 : SEALS);
+			int fd = step->reuse ? dup(last_fd) : make_memfd(step->size ?
+				step->size : SIZE, step->seals < 0 ? 0 : SEALS);
+			CHECK(fd >= 0);
 			params_add(&params, fd, step->plane, step->offset,
 				step->stride ? step->stride : STRIDE, step->modifier);
-			close(fd);
+			if (last_fd >= 0) {
+				close(last_fd);
+			}
+			last_fd = fd;
 		} else if (step->kind == CREATE) {
 			zwp_linux_buffer_params_v1_create(params.proxy, step->width, step->height,
 				step->format, 0);
@@ -376,6 +416,9 @@ static void expect_params_error(uint64_t max_bytes, const struct step *steps, si
 			immed = zwp_linux_buffer_params_v1_create_immed(params.proxy, step->width,
 				step->height, step->format, 0);
 		}
+	}
+	if (last_fd >= 0) {
+		close(last_fd);
 	}
 	expect_protocol_error(dc.c->display, &zwp_linux_buffer_params_v1_interface, code);
 	if (immed != NULL)
@@ -404,8 +447,10 @@ DMAB_TEST(error_linux_dmabuf_already_used)
 
 DMAB_TEST(error_linux_dmabuf_plane_idx)
 {
-	EXPECT_PARAMS_ERROR(0, PLANE_IDX, ADD_PLANE(.plane = 1));
-	EXPECT_PARAMS_ERROR(0, PLANE_IDX, ADD_PLANE(), ADD_PLANE(.plane = 3));
+	/* I420's three planes are the most any format of the broker has. */
+	EXPECT_PARAMS_ERROR(0, PLANE_IDX, ADD_PLANE(.plane = 3));
+	EXPECT_PARAMS_ERROR(0, PLANE_IDX, ADD_PLANE(), ADD_PLANE(.plane = 1, .reuse = true),
+		ADD_PLANE(.plane = 2, .reuse = true), ADD_PLANE(.plane = 3, .reuse = true));
 }
 
 DMAB_TEST(error_linux_dmabuf_plane_set)
@@ -417,12 +462,24 @@ DMAB_TEST(error_linux_dmabuf_incomplete)
 {
 	EXPECT_PARAMS_ERROR(0, INCOMPLETE, CREATE_OK);
 	EXPECT_PARAMS_ERROR(0, INCOMPLETE, CREATE_IMMED_OK);
+	/* NV12 has two planes; a gap leaves plane 0 missing. */
+	EXPECT_PARAMS_ERROR(0, INCOMPLETE, ADD_PLANE(), CREATE_BUFFER(WIDTH, HEIGHT, NV12));
+	EXPECT_PARAMS_ERROR(0, INCOMPLETE, ADD_PLANE(.plane = 1), CREATE_OK);
+	EXPECT_PARAMS_ERROR(0, INCOMPLETE, ADD_PLANE(), ADD_PLANE(.plane = 2, .reuse = true),
+		CREATE_BUFFER(WIDTH, HEIGHT, DRM_FORMAT_YUV420));
+	/* Too many planes for ARGB. */
+	EXPECT_PARAMS_ERROR(0, INCOMPLETE, ADD_PLANE(), ADD_PLANE(.plane = 1, .reuse = true),
+		CREATE_OK);
 }
 
 DMAB_TEST(error_linux_dmabuf_invalid_format)
 {
 	EXPECT_PARAMS_ERROR(0, INVALID_FORMAT, ADD_PLANE(),
-		CREATE_BUFFER(WIDTH, HEIGHT, DRM_FORMAT_NV12));
+		CREATE_BUFFER(WIDTH, HEIGHT, DRM_FORMAT_NV16));
+	/* Every plane has the one linear modifier. */
+	EXPECT_PARAMS_ERROR(0, INVALID_FORMAT, ADD_PLANE(.modifier = LINEAR),
+		ADD_PLANE(.plane = 1, .reuse = true, .modifier = IMPLICIT),
+		CREATE_BUFFER(WIDTH, HEIGHT, NV12));
 	EXPECT_PARAMS_ERROR(0, INVALID_FORMAT, ADD_PLANE(.modifier = I915_FORMAT_MOD_X_TILED),
 		CREATE_OK);
 	EXPECT_PARAMS_ERROR(0, INVALID_FORMAT, ADD_PLANE(), CREATE_IMMED_BUFFER(WIDTH, HEIGHT, 0));
@@ -442,6 +499,18 @@ DMAB_TEST(error_linux_dmabuf_out_of_bounds)
 	EXPECT_PARAMS_ERROR(0, OUT_OF_BOUNDS, ADD_PLANE(.offset = 4000), CREATE_OK);
 	/* A row of 24 pixels does not fit in a stride of 64 bytes. */
 	EXPECT_PARAMS_ERROR(0, OUT_OF_BOUNDS, ADD_PLANE(.stride = 64), CREATE_IMMED_OK);
+	/* The chroma plane: 5 rows of 64 bytes from 4000 end beyond the 4096 bytes. */
+	EXPECT_PARAMS_ERROR(0, OUT_OF_BOUNDS, ADD_PLANE(.stride = 64),
+		ADD_PLANE(.plane = 1, .reuse = true, .offset = 4000, .stride = 64),
+		CREATE_BUFFER(WIDTH, HEIGHT, NV12));
+	/* 23 bytes is less than a chroma row of 12 pairs. */
+	EXPECT_PARAMS_ERROR(0, OUT_OF_BOUNDS, ADD_PLANE(.stride = 64),
+		ADD_PLANE(.plane = 1, .reuse = true, .offset = 1024, .stride = 23),
+		CREATE_BUFFER(WIDTH, HEIGHT, NV12));
+	/* In 32 bits, the end of plane 1 wraps to within the fd. */
+	EXPECT_PARAMS_ERROR(0, OUT_OF_BOUNDS, ADD_PLANE(.stride = 64),
+		ADD_PLANE(.plane = 1, .reuse = true, .offset = 0xffffff00, .stride = 64),
+		CREATE_BUFFER(WIDTH, HEIGHT, NV12));
 }
 
 /* create_immed has no failed event: what create would report fails the connection. */

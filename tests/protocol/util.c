@@ -124,6 +124,19 @@ static void buffer_info(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t 
 	buffer->stride = stride;
 	buffer->size = (uint64_t)size_hi << 32 | size_lo;
 	buffer->access = access;
+	buffer->n_planes = buffer->pending_n_planes;
+	memcpy(buffer->planes, buffer->pending, sizeof(buffer->planes));
+	buffer->pending_n_planes = 0;
+}
+
+static void buffer_plane(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t index,
+	uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct raw_buffer *buffer = data;
+	CHECK_EQ(index, buffer->pending_n_planes);
+	CHECK(index < DMAB_CLIENT_MAX_PLANES);
+	buffer->pending[index] = (struct dmab_client_plane){ offset, stride, size };
+	buffer->pending_n_planes++;
 }
 
 static void buffer_failed(void *data, struct dmabroker_buffer_v1 *proxy, uint32_t reason,
@@ -138,6 +151,7 @@ static void buffer_failed(void *data, struct dmabroker_buffer_v1 *proxy, uint32_
 static const struct dmabroker_buffer_v1_listener raw_buffer_listener = {
 	.info = buffer_info,
 	.failed = buffer_failed,
+	.plane = buffer_plane,
 };
 
 void raw_buffer_listen(struct raw_buffer *buffer, struct dmabroker_buffer_v1 *proxy)
@@ -171,6 +185,21 @@ static void attachment_mapped(void *data, struct dmabroker_attachment_v1 *proxy,
 	att->flags = flags;
 }
 
+/* A new serial starts a new list: each map's planes come right before its mapped event. */
+static void attachment_plane(void *data, struct dmabroker_attachment_v1 *proxy,
+	uint32_t serial, uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct raw_attachment *att = data;
+	if (att->plane_count == 0 || serial != att->plane_serial || index == 0) {
+		att->plane_count = 0;
+	}
+	att->plane_serial = serial;
+	CHECK(att->plane_count < 8);
+	att->plane_index[att->plane_count] = index;
+	att->planes[att->plane_count] = (struct dmab_client_plane){ offset, stride, size };
+	att->plane_count++;
+}
+
 static void attachment_ready(void *data, struct dmabroker_attachment_v1 *proxy,
 	uint32_t serial)
 {
@@ -201,6 +230,7 @@ static const struct dmabroker_attachment_v1_listener raw_attachment_listener = {
 	.ready = attachment_ready,
 	.moved = attachment_moved,
 	.failed = attachment_failed,
+	.plane = attachment_plane,
 };
 
 void raw_attachment_listen(struct raw_attachment *att, struct dmabroker_attachment_v1 *proxy)

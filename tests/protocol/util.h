@@ -35,6 +35,9 @@ struct raw_buffer {
 	int info_count;
 	uint32_t width, height, format, stride, access;
 	uint64_t size;
+	/* The plane events before the last info event, and those since. */
+	uint32_t n_planes, pending_n_planes;
+	struct dmab_client_plane planes[DMAB_CLIENT_MAX_PLANES], pending[DMAB_CLIENT_MAX_PLANES];
 	bool failed;
 	uint32_t reason;
 	char message[160];
@@ -50,6 +53,11 @@ struct raw_attachment {
 	int mapped_count, ready_count, moved_count;
 	uint32_t mapped_serial, ready_serial, moved_serial; /* of the last of each */
 	uint32_t offset, size, stride, flags;
+	/* The plane events of the last mapped event's serial, in arrival order. */
+	int plane_count;
+	uint32_t plane_serial;
+	uint32_t plane_index[8];
+	struct dmab_client_plane planes[8];
 	bool failed;
 	uint32_t reason;
 	char message[160];

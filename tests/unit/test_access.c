@@ -272,7 +272,7 @@ DMAB_TEST(begin_access_on_pending_map_is_not_mapped)
 	CHECK_EQ(s.mapped, 0);
 	struct dmab_layout layout;
 	dmab_buffer_get_layout(f.buffer, &layout);
-	CHECK_EQ(layout.stride, 128);
+	CHECK_EQ(layout.planes[0].stride, 128);
 	test_detach(&s);
 	teardown(&f);
 }

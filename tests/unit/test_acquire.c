@@ -175,7 +175,7 @@ DMAB_TEST(acquire_holds_back_a_migration)
 	CHECK_STR_EQ(test_log, "");
 	dmab_fence_signal(f.acquire);
 	CHECK_STR_EQ(test_log, "Smapped ");
-	CHECK_EQ(strict.mapping.stride % 4096, 0);
+	CHECK_EQ(strict.mapping.planes[0].stride % 4096, 0);
 	test_detach(&strict);
 	teardown(&f);
 }

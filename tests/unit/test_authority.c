@@ -244,7 +244,7 @@ DMAB_TEST(read_only_importer_cannot_reshape)
 	CHECK_EQ(greedy.failure.reason, DMAB_REASON_UNSATISFIABLE);
 	CHECK_EQ(s.writer.moved, 0);
 	CHECK(test_buffer_stats(s.core, 1, &after));
-	CHECK_EQ(after.layout.stride, before.layout.stride);
+	CHECK_EQ(after.layout.planes[0].stride, before.layout.planes[0].stride);
 	CHECK_EQ(after.payer_pid, 1);
 	struct dmab_attachment_stats stats;
 	CHECK(test_attachment_stats(s.core, 1, 2, &stats));
@@ -274,7 +274,7 @@ DMAB_TEST(writer_importer_pays_for_the_move)
 	test_unmap(&s.writer);
 	test_unmap(&s.read);
 	CHECK_EQ(aligned.mapped, 1);
-	CHECK_EQ(aligned.mapping.stride % 4096, 0);
+	CHECK_EQ(aligned.mapping.planes[0].stride % 4096, 0);
 	struct dmab_buffer_stats after;
 	CHECK(test_buffer_stats(s.core, 1, &after));
 	CHECK_EQ(after.payer_pid, 2);

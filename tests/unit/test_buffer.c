@@ -91,9 +91,9 @@ DMAB_TEST(storage_is_allocated_at_first_map)
 	CHECK_EQ(b.mapped, 1);
 	CHECK(test_buffer_stats(core, 1, &stats));
 	CHECK(stats.allocator[0] != '\0');
-	CHECK_EQ(b.mapping.offset, 0);
-	CHECK_EQ(b.mapping.stride, 448);
-	CHECK_EQ(b.mapping.size, 448 * 10);
+	CHECK_EQ(b.mapping.planes[0].offset, 0);
+	CHECK_EQ(b.mapping.planes[0].stride, 448);
+	CHECK_EQ(b.mapping.planes[0].size, 448 * 10);
 	CHECK_EQ(lseek(b.mapping.fd, 0, SEEK_END), (off_t)stats.layout.size);
 	CHECK(stats.layout.size >= 448 * 10);
 	CHECK_EQ(stats.layout.size % (uint64_t)sysconf(_SC_PAGESIZE), 0);
@@ -101,7 +101,7 @@ DMAB_TEST(storage_is_allocated_at_first_map)
 	/* A second map reuses the storage. */
 	test_map(&a, DMAB_DIR_READ | DMAB_DIR_WRITE);
 	CHECK_EQ(a.mapped, 1);
-	CHECK_EQ(a.mapping.stride, 448);
+	CHECK_EQ(a.mapping.planes[0].stride, 448);
 
 	test_detach(&a);
 	test_detach(&b);
@@ -128,12 +128,12 @@ DMAB_TEST(read_map_gets_read_only_fd)
 	CHECK_EQ(!!(r.mapping.flags & DMAB_MAP_DMABUF), dmab_fd_is_dmabuf(r.mapping.fd));
 	void *data = test_mmap(&w.mapping, true);
 	CHECK(data != NULL);
-	memset(data, 0x5a, w.mapping.size);
+	memset(data, 0x5a, w.mapping.planes[0].size);
 	test_munmap(&w.mapping, data);
 
 	const unsigned char *pixels = test_mmap(&r.mapping, false);
 	CHECK(pixels != NULL);
-	CHECK_EQ(pixels[r.mapping.size - 1], 0x5a);
+	CHECK_EQ(pixels[r.mapping.planes[0].size - 1], 0x5a);
 	test_munmap(&r.mapping, (void *)pixels);
 	CHECK_EQ(fcntl(r.mapping.fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
@@ -212,7 +212,7 @@ DMAB_TEST(broker_attachment_maps_without_fd)
 	test_map(&client, DMAB_DIR_WRITE);
 	unsigned char *data = test_mmap(&client.mapping, true);
 	CHECK(data != NULL);
-	data[client.mapping.stride * 7 + 5] = 0xab;
+	data[client.mapping.planes[0].stride * 7 + 5] = 0xab;
 	test_munmap(&client.mapping, data);
 
 	struct dmab_misuse_report report;
@@ -225,7 +225,7 @@ DMAB_TEST(broker_attachment_maps_without_fd)
 	test_begin(&broker, DMAB_DIR_READ);
 	CHECK_EQ(broker.ready, 1);
 	const unsigned char *pixels = broker.mapping.data;
-	CHECK_EQ(pixels[broker.mapping.stride * 7 + 5], 0xab);
+	CHECK_EQ(pixels[broker.mapping.planes[0].stride * 7 + 5], 0xab);
 	struct dmab_attachment_stats stats;
 	CHECK(test_attachment_stats(core, 1, 1, &stats));
 	CHECK_EQ(stats.pid, 0);

@@ -15,7 +15,7 @@ static uint32_t stride_of(struct dmab_buffer *buffer)
 {
 	struct dmab_layout layout;
 	dmab_buffer_get_layout(buffer, &layout);
-	return layout.stride;
+	return layout.planes[0].stride;
 }
 
 DMAB_TEST(collation_plans_stride_from_max_alignment)
@@ -48,11 +48,11 @@ DMAB_TEST(collation_plans_stride_from_max_alignment)
 	CHECK_EQ(calls, 3);
 
 	test_map(&a, DMAB_DIR_WRITE);
-	CHECK_EQ(a.mapping.stride, 512);
-	CHECK_EQ(a.mapping.size, 512 * 10);
+	CHECK_EQ(a.mapping.planes[0].stride, 512);
+	CHECK_EQ(a.mapping.planes[0].size, 512 * 10);
 	struct dmab_layout layout;
 	dmab_buffer_get_layout(buffer, &layout);
-	CHECK_EQ(layout.offset, 0);
+	CHECK_EQ(layout.planes[0].offset, 0);
 	CHECK(layout.size >= 512 * 10);
 
 	/* Backed storage that already fits moves nothing. */
@@ -135,7 +135,8 @@ static void fill_rows(struct recorder *rec)
 	unsigned char *data = test_mmap(&rec->mapping, true);
 	CHECK(data != NULL);
 	for (uint32_t y = 0; y < H; y++)
-		memset(data + rec->mapping.offset + y * rec->mapping.stride, (int)y + 1, ROW);
+		memset(data + rec->mapping.planes[0].offset + y * rec->mapping.planes[0].stride,
+			(int)y + 1, ROW);
 	test_munmap(&rec->mapping, data);
 }
 
@@ -144,7 +145,8 @@ static void check_rows(struct recorder *rec)
 	const unsigned char *data = test_mmap(&rec->mapping, false);
 	CHECK(data != NULL);
 	for (uint32_t y = 0; y < H; y++) {
-		const unsigned char *row = data + rec->mapping.offset + y * rec->mapping.stride;
+		const struct dmab_plane *plane = &rec->mapping.planes[0];
+		const unsigned char *row = data + plane->offset + y * plane->stride;
 		CHECK_EQ(row[0], y + 1);
 		CHECK_EQ(row[ROW - 1], y + 1);
 	}
@@ -168,7 +170,7 @@ DMAB_TEST(migration_waits_for_last_unmap_and_copies_rows)
 	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	test_map(&a, DMAB_DIR_WRITE);
 	test_map(&b, DMAB_DIR_READ);
-	CHECK_EQ(a.mapping.stride, 448);
+	CHECK_EQ(a.mapping.planes[0].stride, 448);
 	fill_rows(&a);
 
 	test_attach(handle, account, DMAB_ACCESS_READ, 0, 4096, &s);
@@ -193,8 +195,8 @@ DMAB_TEST(migration_waits_for_last_unmap_and_copies_rows)
 	CHECK_STR_EQ(test_log, "Amapped Smapped Nmapped ");
 	CHECK_EQ(calls, 1);
 	CHECK_EQ(stride_of(buffer), 4096);
-	CHECK_EQ(s.mapping.stride, 4096);
-	CHECK_EQ(a.mapping.stride, 4096);
+	CHECK_EQ(s.mapping.planes[0].stride, 4096);
+	CHECK_EQ(a.mapping.planes[0].stride, 4096);
 	CHECK_EQ(s.moved + n.moved, 0);
 	CHECK_EQ(a.moved + b.moved, 2);
 	check_rows(&s);
@@ -226,7 +228,7 @@ DMAB_TEST(migration_without_mappers_runs_at_map)
 	CHECK_EQ(stride_of(buffer), 448);
 	test_map(&s, DMAB_DIR_READ);
 	CHECK_EQ(s.mapped, 1);
-	CHECK_EQ(s.mapping.stride, 2048);
+	CHECK_EQ(s.mapping.planes[0].stride, 2048);
 	check_rows(&s);
 	CHECK_EQ(a.moved, 0);
 
@@ -266,7 +268,7 @@ DMAB_TEST(failed_migration_keeps_old_storage)
 
 	test_map(&a, DMAB_DIR_READ);
 	CHECK_EQ(a.mapped, 2);
-	CHECK_EQ(a.mapping.stride, 448);
+	CHECK_EQ(a.mapping.planes[0].stride, 448);
 	check_rows(&a);
 
 	test_detach(&a);

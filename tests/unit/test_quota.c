@@ -84,7 +84,8 @@ DMAB_TEST(buffer_quota_counts_handles)
 	check_quota(&fail, "buffer quota exceeded: 2 of 2 buffers in use");
 	int fd = test_memfd(4096, F_SEAL_SHRINK);
 	struct dmab_import_desc import = {
-		.width = 8, .height = 8, .format = DRM_FORMAT_ARGB8888, .stride = 32,
+		.width = 8, .height = 8, .format = DRM_FORMAT_ARGB8888,
+		.n_planes = 1, .planes = { { 0, 32 } },
 	};
 	CHECK(dmab_handle_import_fd(account, fd, &import, &fail) == NULL);
 	check_quota(&fail, "buffer quota exceeded: 2 of 2 buffers in use");
@@ -150,7 +151,7 @@ DMAB_TEST(byte_quota_checked_again_at_allocation)
 	test_attach(handle, account, DMAB_ACCESS_READ, 0, 0, &b);
 	test_map(&b, DMAB_DIR_READ);
 	CHECK_EQ(b.mapped, 1);
-	CHECK_EQ(b.mapping.stride, 448);
+	CHECK_EQ(b.mapping.planes[0].stride, 448);
 
 	test_detach(&a);
 	test_detach(&b);

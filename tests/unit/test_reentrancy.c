@@ -154,7 +154,7 @@ DMAB_TEST(remap_and_destroy_in_moved)
 	test_map(&s, DMAB_DIR_READ);
 	CHECK(f.rec[0].att == NULL);
 	CHECK_EQ(f.rec[1].mapped, 2);
-	CHECK_EQ(f.rec[1].mapping.stride, 1024);
+	CHECK_EQ(f.rec[1].mapping.planes[0].stride, 1024);
 	CHECK_EQ(s.mapped, 1);
 	test_detach(&s);
 	teardown(&f);
@@ -239,7 +239,7 @@ DMAB_TEST(destroy_handle_in_layout_listener)
 	test_attach(f.handle, f.account, DMAB_ACCESS_READ, 0, 256, &s);
 	CHECK(f.handle == NULL);
 	test_map(&s, DMAB_DIR_READ);
-	CHECK_EQ(s.mapping.stride, 256);
+	CHECK_EQ(s.mapping.planes[0].stride, 256);
 	test_detach(&s);
 	teardown(&f);
 }

@@ -221,17 +221,27 @@ bool test_has_contiguous(struct dmab_core *core)
 	return dmab_alloc_set_choose(dmab_core_get_allocators(core), true) != NULL;
 }
 
+/* The end of the last plane: one mapping from offset 0 holds them all. */
+static size_t mapping_end(const struct dmab_mapping *mapping)
+{
+	size_t end = 0;
+	for (uint32_t i = 0; i < mapping->n_planes; i++) {
+		size_t plane_end = (size_t)mapping->planes[i].offset + mapping->planes[i].size;
+		end = plane_end > end ? plane_end : end;
+	}
+	return end;
+}
+
 void *test_mmap(const struct dmab_mapping *mapping, bool writable)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	void *data = mmap(NULL, (size_t)mapping->offset + mapping->size, prot, MAP_SHARED,
-		mapping->fd, 0);
+	void *data = mmap(NULL, mapping_end(mapping), prot, MAP_SHARED, mapping->fd, 0);
 	return data != MAP_FAILED ? data : NULL;
 }
 
 void test_munmap(const struct dmab_mapping *mapping, void *data)
 {
-	munmap(data, (size_t)mapping->offset + mapping->size);
+	munmap(data, mapping_end(mapping));
 }
 
 int test_memfd(uint64_t size, int seals)
