@@ -175,10 +175,17 @@ void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t versi
 	uint32_t id)
 {
 	struct dmab_server *server = data;
-	struct server_client *client = server_client_get(server, wl_client);
-	struct manager *manager = calloc(1, sizeof(*manager));
+	struct server_client *client;
+	struct manager *manager;
 	struct wl_resource *resource;
 
+	if (!server) {
+		server_bind_inert(wl_client, &dmabroker_manager_v1_interface, &manager_impl,
+			manager_handle_resource_destroy, version, id);
+		return;
+	}
+	client = server_client_get(server, wl_client);
+	manager = calloc(1, sizeof(*manager));
 	if (!client) {
 		free(manager);
 		return;

@@ -14,7 +14,10 @@
 #include "dmabroker/server.h"
 
 struct dmab_server {
+	struct dmab_server_events events;
 	struct wl_display *display;
+	struct wl_listener display_destroy;
+	bool display_dying; /* destroy the globals now: no client can bind any more */
 	struct wl_event_loop *loop;
 	struct wl_global *global;
 	struct wl_global *linux_dmabuf; /* NULL unless enabled */
@@ -82,6 +85,21 @@ void server_post_misuse(struct wl_resource *resource, enum server_iface iface,
 extern const struct dmab_failure server_defunct_failure;
 /* What a failure the core did not describe defaults to. */
 extern const struct dmab_failure server_nomem_failure;
+
+/*
+ * Emits quota_hit if fail has the quota_exceeded reason; server may be NULL
+ * (a defunct parent's failure).
+ */
+void server_note_failure(struct dmab_server *server, struct wl_client *client,
+	const struct dmab_failure *fail);
+
+/*
+ * The bind of a global whose server is gone (dmab_server_destroy removed it):
+ * a resource with NULL user data, which every handler takes as defunct.
+ */
+void server_bind_inert(struct wl_client *wl_client, const struct wl_interface *interface,
+	const void *implementation, wl_resource_destroy_func_t destroy, uint32_t version,
+	uint32_t id);
 
 /* manager.c */
 void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t version,

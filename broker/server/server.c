@@ -129,6 +129,19 @@ struct wl_resource *server_resource_create(struct wl_resource *parent,
 	return resource;
 }
 
+void server_bind_inert(struct wl_client *wl_client, const struct wl_interface *interface,
+	const void *implementation, wl_resource_destroy_func_t destroy, uint32_t version,
+	uint32_t id)
+{
+	struct wl_resource *resource = wl_resource_create(wl_client, interface, version, id);
+
+	if (!resource) {
+		wl_client_post_no_memory(wl_client);
+		return;
+	}
+	wl_resource_set_implementation(resource, implementation, NULL, destroy);
+}
+
 static void client_free(struct server_client *client)
 {
 	wl_list_remove(&client->destroy.link);
@@ -194,7 +207,18 @@ struct server_client *server_client_get(struct dmab_server *server,
 	client->destroy.notify = client_handle_destroy;
 	wl_client_add_destroy_listener(wl_client, &client->destroy);
 	wl_list_insert(&server->clients, &client->link);
+	wl_signal_emit(&server->events.new_client, wl_client);
 	return client;
+}
+
+void server_note_failure(struct dmab_server *server, struct wl_client *client,
+	const struct dmab_failure *fail)
+{
+	struct dmab_server_quota_event event = { .client = client, .message = fail->message };
+
+	if (server && fail->reason == DMAB_REASON_QUOTA_EXCEEDED) {
+		wl_signal_emit(&server->events.quota_hit, &event);
+	}
 }
 
 static void set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -288,13 +312,108 @@ static void core_options_init(struct dmab_core_options *core_options,
 	};
 }
 
+static void handle_display_destroy(struct wl_listener *listener, void *data)
+{
+	struct dmab_server *server = wl_container_of(listener, server, display_destroy);
+
+	server->display_dying = true;
+	dmab_server_destroy(server);
+}
+
+/*
+ * A global removed but not destroyed yet. A client may have sent a bind for a
+ * global just before it learnt of its removal: libwayland answers a bind of a
+ * destroyed global with a protocol error, but binds a removed one, with the
+ * NULL user data that makes the bind handlers create inert objects. As
+ * wlroots' wlr_global_destroy_safe, destroy it once such binds have surely
+ * arrived.
+ */
+struct removed_global {
+	struct wl_global *global;
+	struct wl_event_source *timer;
+	struct wl_listener display_destroy;
+};
+
+enum { REMOVED_GLOBAL_LINGER_MS = 5000 };
+
+static void removed_global_destroy(struct removed_global *removed)
+{
+	wl_list_remove(&removed->display_destroy.link);
+	wl_event_source_remove(removed->timer);
+	wl_global_destroy(removed->global);
+	free(removed);
+}
+
+static int removed_global_handle_timer(void *data)
+{
+	removed_global_destroy(data);
+	return 0;
+}
+
+static void removed_global_handle_display_destroy(struct wl_listener *listener, void *data)
+{
+	struct removed_global *removed = wl_container_of(listener, removed, display_destroy);
+
+	removed_global_destroy(removed);
+}
+
+static void global_destroy_safe(struct wl_display *display, struct wl_global *global,
+	bool display_dying)
+{
+	struct removed_global *removed;
+
+	wl_global_set_user_data(global, NULL);
+	if (display_dying) {
+		wl_global_destroy(global);
+		return;
+	}
+	wl_global_remove(global);
+	removed = calloc(1, sizeof(*removed));
+	if (!removed) {
+		/* Better a protocol error for a racing bind than a leak. */
+		wl_global_destroy(global);
+		return;
+	}
+	removed->global = global;
+	removed->timer = wl_event_loop_add_timer(wl_display_get_event_loop(display),
+		removed_global_handle_timer, removed);
+	if (!removed->timer) {
+		free(removed);
+		wl_global_destroy(global);
+		return;
+	}
+	wl_event_source_timer_update(removed->timer, REMOVED_GLOBAL_LINGER_MS);
+	removed->display_destroy.notify = removed_global_handle_display_destroy;
+	wl_display_add_destroy_listener(display, &removed->display_destroy);
+}
+
+/* As wlroots does: a listener left behind would be called with freed memory. */
+static void assert_no_listeners(struct dmab_server *server)
+{
+	assert(wl_list_empty(&server->events.destroy.listener_list));
+	assert(wl_list_empty(&server->events.new_client.listener_list));
+	assert(wl_list_empty(&server->events.buffer_create.listener_list));
+	assert(wl_list_empty(&server->events.buffer_destroy.listener_list));
+	assert(wl_list_empty(&server->events.attachment_add.listener_list));
+	assert(wl_list_empty(&server->events.attachment_remove.listener_list));
+	assert(wl_list_empty(&server->events.token_share.listener_list));
+	assert(wl_list_empty(&server->events.token_revoke.listener_list));
+	assert(wl_list_empty(&server->events.quota_hit.listener_list));
+}
+
 struct dmab_server *dmab_server_create(struct wl_display *display,
 	const struct dmab_server_options *options)
 {
 	struct dmab_core_options core_options;
 	char err[sizeof(last_error)] = "";
-	struct dmab_server *server = calloc(1, sizeof(*server));
+	struct dmab_server *server;
 
+	if (wl_display_get_destroy_listener(display, handle_display_destroy)) {
+		set_last_error("the display has a dmabroker server already");
+		errno = EBUSY;
+		return NULL;
+	}
+	server = calloc(1, sizeof(*server));
 	if (!server) {
 		set_last_error("out of memory");
 		return NULL;
@@ -306,6 +425,15 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
 	wl_list_init(&server->fence_charges);
+	wl_signal_init(&server->events.destroy);
+	wl_signal_init(&server->events.new_client);
+	wl_signal_init(&server->events.buffer_create);
+	wl_signal_init(&server->events.buffer_destroy);
+	wl_signal_init(&server->events.attachment_add);
+	wl_signal_init(&server->events.attachment_remove);
+	wl_signal_init(&server->events.token_share);
+	wl_signal_init(&server->events.token_revoke);
+	wl_signal_init(&server->events.quota_hit);
 
 	server->timer = wl_event_loop_add_timer(server->loop, handle_timer, server);
 	if (!server->timer) {
@@ -329,6 +457,8 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	}
 	if (options && options->linux_dmabuf && !dmab_server_enable_linux_dmabuf(server))
 		goto err_global;
+	server->display_destroy.notify = handle_display_destroy;
+	wl_display_add_destroy_listener(display, &server->display_destroy);
 	last_error[0] = '\0';
 	return server;
 
@@ -348,11 +478,16 @@ void dmab_server_destroy(struct dmab_server *server)
 	struct server_object *object, *tmp_object;
 	struct server_client *client, *tmp_client;
 
-	if (!server)
+	if (!server) {
 		return;
-	wl_global_destroy(server->global);
-	if (server->linux_dmabuf)
-		wl_global_destroy(server->linux_dmabuf);
+	}
+	wl_signal_emit(&server->events.destroy, server);
+	assert_no_listeners(server);
+	wl_list_remove(&server->display_destroy.link);
+	global_destroy_safe(server->display, server->global, server->display_dying);
+	if (server->linux_dmabuf) {
+		global_destroy_safe(server->display, server->linux_dmabuf, server->display_dying);
+	}
 
 	/*
 	 * Everything goes inert first and the compositor's reads end before any
@@ -374,6 +509,11 @@ void dmab_server_destroy(struct dmab_server *server)
 	dmab_core_destroy(server->core);
 	wl_event_source_remove(server->timer);
 	free(server);
+}
+
+struct dmab_server_events *dmab_server_get_events(struct dmab_server *server)
+{
+	return &server->events;
 }
 
 const char *dmab_server_allocator_name(const struct dmab_server *server)

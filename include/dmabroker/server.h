@@ -13,13 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <wayland-server-core.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct wl_display;
-struct wl_resource;
 
 /* Zero fields take the defaults, DMAB_QUOTA_DEFAULT_*. */
 struct dmab_quota {
@@ -93,12 +92,19 @@ struct dmab_server;
 
 /*
  * Creates the server and its global on the display. Returns NULL with errno
- * set if the chosen allocator is unavailable (ENODEV) or on allocation failure;
- * dmab_server_last_error() then names the reason.
+ * set if the chosen allocator is unavailable (ENODEV), if the display has a
+ * server already (EBUSY), or on allocation failure; dmab_server_last_error()
+ * then names the reason. The server is destroyed with the display if it is
+ * still alive then (wl_display_destroy).
  */
 struct dmab_server *dmab_server_create(struct wl_display *display,
 	const struct dmab_server_options *options);
-/* Destroys the global; every client's objects become inert. NULL is a no-op. */
+/*
+ * Emits destroy, then removes the globals: a client that binds one it was
+ * told of gets inert objects (whose requests fail with the defunct reason),
+ * not a protocol error; the globals are destroyed 5 s later or with the
+ * display. Every client's objects become inert. NULL is a no-op.
+ */
 void dmab_server_destroy(struct dmab_server *server);
 const char *dmab_server_last_error(void);
 /* The allocator in use, e.g. "memfd". */
@@ -113,6 +119,61 @@ const char *dmab_server_allocator_name(const struct dmab_server *server);
  * dmab_server_last_error() names the reason.
  */
 bool dmab_server_enable_linux_dmabuf(struct dmab_server *server);
+
+/*
+ * Lifecycle signals, the wlroots way: wl_signal_add a listener, and remove it
+ * (wl_list_remove(&listener.link)) at the latest from the destroy signal's
+ * handler. dmab_server_destroy aborts (assert) if a listener is left.
+ *
+ * The resources in the events are the client's protocol objects, valid during
+ * the emission only. The *_remove/_destroy/_revoke signals also fire when the
+ * client disconnects; none fires for the objects that dmab_server_destroy makes
+ * inert.
+ */
+struct dmab_server_buffer_event {
+	struct wl_client *client;
+	struct wl_resource *resource; /**< the dmabroker_buffer_v1 */
+	uint32_t width, height, format; /**< format: DRM fourcc */
+};
+
+struct dmab_server_attachment_event {
+	struct wl_client *client;
+	struct wl_resource *resource; /**< the dmabroker_attachment_v1 */
+	uint32_t access; /**< dmabroker_buffer_v1.access */
+};
+
+struct dmab_server_token_event {
+	struct wl_client *client;
+	struct wl_resource *resource; /**< the dmabroker_token_v1 */
+};
+
+struct dmab_server_quota_event {
+	struct wl_client *client;
+	const char *message; /**< the failed event's, e.g. "128 buffers ... quota" */
+};
+
+struct dmab_server_events {
+	/** The server is being destroyed: data is the struct dmab_server. */
+	struct wl_signal destroy;
+	/** A client bound a broker global for the first time: data is its wl_client. */
+	struct wl_signal new_client;
+	/** A dmabroker_buffer_v1 got a buffer (created, or imported by token or fd). */
+	struct wl_signal buffer_create; /**< struct dmab_server_buffer_event */
+	/** Such a dmabroker_buffer_v1 is destroyed. */
+	struct wl_signal buffer_destroy; /**< struct dmab_server_buffer_event */
+	/** An attachment was added to a buffer; not for one that failed at once. */
+	struct wl_signal attachment_add; /**< struct dmab_server_attachment_event */
+	struct wl_signal attachment_remove; /**< struct dmab_server_attachment_event */
+	/** A token was handed out. */
+	struct wl_signal token_share; /**< struct dmab_server_token_event */
+	/** A client revoked a token (not: destroyed it, which only withdraws it). */
+	struct wl_signal token_revoke; /**< struct dmab_server_token_event */
+	/** A request failed with the quota_exceeded reason (per connection or per uid). */
+	struct wl_signal quota_hit; /**< struct dmab_server_quota_event */
+};
+
+/** The server's signals, valid until its destroy signal has been emitted. */
+struct dmab_server_events *dmab_server_get_events(struct dmab_server *server);
 
 /*
  * Compositor-side reads of the wl_buffers that get_wl_buffer makes.
