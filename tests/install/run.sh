@@ -58,9 +58,13 @@ else
 	fail "protocol XML" "$xml missing"
 fi
 soname=$(readelf -d "$LIBDIR/libdmabroker-server.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+# Into a variable first: grep -q exits at the first match, and under pipefail the
+# SIGPIPE that objdump then gets would fail the test depending on the symbols' order.
+dynsyms=$(objdump -T "$LIBDIR/libdmabroker-server.so")
 if [[ $soname == libdmabroker-server.so.0 ]] &&
-	objdump -T "$LIBDIR/libdmabroker-server.so" | grep -q 'DMABROKER_SERVER_0 *dmab_server_create'; then
-	pass "SONAME $soname, symbols versioned DMABROKER_SERVER_0"
+	grep -q 'DMABROKER_SERVER_0 *dmab_server_create' <<<"$dynsyms" &&
+	grep -q 'DMABROKER_SERVER_0\.2 *dmab_server_get_events' <<<"$dynsyms"; then
+	pass "SONAME $soname, symbols versioned DMABROKER_SERVER_0 and _0.2"
 else
 	fail "SONAME and symbol versions" "soname '$soname'"
 fi
