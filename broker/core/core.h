@@ -251,6 +251,14 @@ struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_
  * the accounting lives until its last object.
  */
 void dmab_account_destroy(struct dmab_account *account);
+/*
+ * The connection's own quota: max_bytes, max_buffers, max_attachments and
+ * max_tokens of limits; the core's until set. Zero fields take the core's.
+ * Only new charges are checked against it.
+ */
+void dmab_account_set_quota(struct dmab_account *account, const struct dmab_limits *limits);
+/* The connection's quota in the max_bytes, max_buffers, max_attachments and max_tokens of limits. */
+void dmab_account_get_quota(const struct dmab_account *account, struct dmab_limits *limits);
 pid_t dmab_account_get_pid(const struct dmab_account *account);
 uid_t dmab_account_get_uid(const struct dmab_account *account);
 /*

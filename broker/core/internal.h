@@ -67,6 +67,8 @@ struct dmab_account {
 	uint64_t bytes;
 	uint32_t buffers, attachments, tokens;
 	uint32_t fds; /* charged to the user's fd limit; no limit of the account's own */
+	uint64_t max_bytes; /* the connection's quota: the core's unless the glue set one */
+	uint32_t max_buffers, max_attachments, max_tokens;
 };
 
 /*

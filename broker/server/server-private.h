@@ -28,6 +28,8 @@ struct dmab_server {
 	struct wl_list fd_watches; /* fd_fence.c */
 	struct wl_event_source *timer; /* the core's: preempts brackets held too long */
 	struct wl_list fence_charges; /* fence.c */
+	dmab_server_policy_func policy;
+	void *policy_data;
 };
 
 /* One per wl_client that bound the manager or linux-dmabuf. */
@@ -35,6 +37,7 @@ struct server_client {
 	struct dmab_server *server;
 	struct wl_client *wl_client;
 	struct dmab_account *account;
+	bool may_introspect, may_import_tokens; /* the policy's */
 	struct wl_listener destroy;
 	struct wl_list link;
 };

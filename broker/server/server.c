@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <wayland-server-core.h>
 
 #include "alloc/alloc.h"
@@ -174,6 +175,35 @@ struct server_client *server_client_find(struct dmab_server *server,
 	return NULL;
 }
 
+static void apply_policy(struct server_client *client, uid_t uid)
+{
+	struct dmab_server *server = client->server;
+	struct dmab_limits limits;
+	struct dmab_server_client_policy policy = {
+		/* A broker in a compositor that runs as root shows no more than to root. */
+		.may_introspect = uid == geteuid(),
+		.may_import_tokens = true,
+	};
+
+	if (server->policy) {
+		dmab_core_get_limits(server->core, &limits);
+		policy.quota = (struct dmab_quota){
+			.max_bytes = limits.max_bytes,
+			.max_buffers = limits.max_buffers,
+			.max_attachments = limits.max_attachments,
+			.max_tokens = limits.max_tokens,
+		};
+		server->policy(client->wl_client, &policy, server->policy_data);
+		limits.max_bytes = policy.quota.max_bytes;
+		limits.max_buffers = policy.quota.max_buffers;
+		limits.max_attachments = policy.quota.max_attachments;
+		limits.max_tokens = policy.quota.max_tokens;
+		dmab_account_set_quota(client->account, &limits);
+	}
+	client->may_introspect = policy.may_introspect;
+	client->may_import_tokens = policy.may_import_tokens;
+}
+
 struct server_client *server_client_get(struct dmab_server *server,
 	struct wl_client *wl_client)
 {
@@ -204,6 +234,7 @@ struct server_client *server_client_get(struct dmab_server *server,
 	}
 	client->server = server;
 	client->wl_client = wl_client;
+	apply_policy(client, uid);
 	client->destroy.notify = client_handle_destroy;
 	wl_client_add_destroy_listener(wl_client, &client->destroy);
 	wl_list_insert(&server->clients, &client->link);
@@ -509,6 +540,13 @@ void dmab_server_destroy(struct dmab_server *server)
 	dmab_core_destroy(server->core);
 	wl_event_source_remove(server->timer);
 	free(server);
+}
+
+void dmab_server_set_policy(struct dmab_server *server, dmab_server_policy_func func,
+	void *data)
+{
+	server->policy = func;
+	server->policy_data = func ? data : NULL;
 }
 
 struct dmab_server_events *dmab_server_get_events(struct dmab_server *server)

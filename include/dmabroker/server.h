@@ -121,6 +121,34 @@ const char *dmab_server_allocator_name(const struct dmab_server *server);
 bool dmab_server_enable_linux_dmabuf(struct dmab_server *server);
 
 /*
+ * Per-client policy. The policy function runs once per client, when it binds
+ * a broker global for the first time (before new_client), with policy filled
+ * with the defaults, which it may change:
+ *  - quota: the server's per-connection quota (dmab_server_options.quota,
+ *    defaults applied). The client's limits event carries it. Zero fields
+ *    take the server's. A single buffer stays bounded by the server's
+ *    max_bytes whatever the client's quota; the per-uid limits apply on top.
+ *  - may_introspect: whether get_info gives a dmabroker_info_v1 rather than
+ *    one that fails with permission_denied; by default, if the client's uid
+ *    is the compositor's effective uid.
+ *  - may_import_tokens: whether import_buffer may import a token; if not, the
+ *    buffer fails with permission_denied. True by default.
+ * wl_client_get_credentials gives the client's pid, uid and gid.
+ */
+struct dmab_server_client_policy {
+	struct dmab_quota quota;
+	bool may_introspect;
+	bool may_import_tokens;
+};
+
+typedef void (*dmab_server_policy_func)(struct wl_client *client,
+	struct dmab_server_client_policy *policy, void *data);
+
+/* Sets (or, with NULL, clears) the policy function, for the clients that bind from now on. */
+void dmab_server_set_policy(struct dmab_server *server, dmab_server_policy_func func,
+	void *data);
+
+/*
  * Lifecycle signals, the wlroots way: wl_signal_add a listener, and remove it
  * (wl_list_remove(&listener.link)) at the latest from the destroy signal's
  * handler. dmab_server_destroy aborts (assert) if a listener is left.
