@@ -39,9 +39,9 @@ struct dmab_server_read {
 	uint32_t stride;
 	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
 	struct dmab_fence_cb implicit_cb;
+	struct wl_event_source *idle; /* the ready callback of a read ready at its begin */
 	bool starting; /* inside dmab_server_read_begin */
 	bool granted; /* the READ bracket is held and the implicit fences signaled */
-	bool notified; /* listener.ready ran */
 	int error; /* an errno once the read failed, else 0 */
 };
 
@@ -181,8 +181,17 @@ static void read_fail(struct dmab_server_read *read, int error, const char *mess
 
 static void read_notify(struct dmab_server_read *read)
 {
-	read->notified = true;
 	read->listener.ready(read, read->listener_data);
+}
+
+static void read_handle_idle(void *data)
+{
+	struct dmab_server_read *read = data;
+
+	read->idle = NULL;
+	if (read->error == 0) {
+		read_notify(read);
+	}
 }
 
 static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
@@ -259,7 +268,7 @@ static void read_handle_moved(struct dmab_attachment *att, uint32_t serial, void
 	struct dmab_server_read *read = data;
 	struct dmab_misuse_report report;
 
-	if (read->notified || read->error != 0)
+	if (read->granted || read->error != 0)
 		return;
 	read_stop_waiting(read);
 	read->granted = false;
@@ -293,6 +302,10 @@ static const struct dmab_attachment_listener read_listener = {
 /* Releases the core state; the struct stays for dmab_server_read_end to free. */
 static void read_finish(struct dmab_server_read *read)
 {
+	if (read->idle) {
+		wl_event_source_remove(read->idle);
+		read->idle = NULL;
+	}
 	read_stop_waiting(read);
 	/* Ends the bracket or cancels its wait, and unmaps. */
 	dmab_attachment_destroy(read->att);
@@ -340,6 +353,15 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 		read_fail(read, ENOMEM, "out of memory");
 	else if (read->error == 0 && !dmab_attachment_map(read->att, DMAB_DIR_READ, &report))
 		read_fail(read, EIO, report.message);
+	/*
+	 * A callback inside the call that asked for it re-enters the compositor
+	 * before it stored the read: ready waits for the event loop.
+	 */
+	if (read->error == 0 && read->granted) {
+		read->idle = wl_event_loop_add_idle(read->server->loop, read_handle_idle, read);
+		if (!read->idle)
+			read_fail(read, ENOMEM, "out of memory");
+	}
 	read->starting = false;
 
 	if (read->error != 0) {
@@ -348,14 +370,12 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 		errno = error;
 		return NULL;
 	}
-	if (read->granted)
-		read_notify(read);
 	return read;
 }
 
 bool dmab_server_read_is_ready(const struct dmab_server_read *read)
 {
-	return read && read->att && read->notified && read->error == 0;
+	return read && read->att && read->granted && read->error == 0;
 }
 
 int dmab_server_read_get_error(const struct dmab_server_read *read)

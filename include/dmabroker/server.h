@@ -233,9 +233,11 @@ struct dmab_server_read_listener {
 	/*
 	 * The buffer's write fence has signaled (after the writer's acquire fence,
 	 * if it set one) and, on a dma-buf, the kernel's implicit write fences have
-	 * too (poll POLLIN): the pixels can be read. Possibly before
-	 * dmab_server_read_begin returns, otherwise from the event loop, which
-	 * never blocks.
+	 * too (poll POLLIN): the pixels can be read. Runs once, from the event
+	 * loop, never inside dmab_server_read_begin: a read that is ready when
+	 * begin returns (dmab_server_read_is_ready) hears of it from an idle
+	 * source, and the compositor may use it at once. The event loop never
+	 * blocks for it.
 	 */
 	void (*ready)(struct dmab_server_read *read, void *data);
 	/*
@@ -254,7 +256,7 @@ struct dmab_server_read_listener {
  */
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
 	const struct dmab_server_read_listener *listener, void *data);
-/* False before ready, and after a failure. */
+/* True once the pixels can be read (possibly before ready ran); false after a failure. */
 bool dmab_server_read_is_ready(const struct dmab_server_read *read);
 /* The errno of the failure that ended the read, or 0. */
 int dmab_server_read_get_error(const struct dmab_server_read *read);

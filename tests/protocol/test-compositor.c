@@ -25,6 +25,8 @@ struct compositor {
 	struct dmab_pixels layout;
 	struct dmab_server_read *read;
 	int ready_calls;
+	int ready_calls_inside_begin; /* the re-entrancy the API rules out */
+	bool in_begin;
 	bool ready;
 	bool pixels_match;
 	struct dmab_pixels pixels;
@@ -34,6 +36,8 @@ static void on_ready(struct dmab_server_read *read, void *data)
 {
 	struct compositor *comp = data;
 	comp->ready_calls++;
+	if (comp->in_begin)
+		comp->ready_calls_inside_begin++;
 }
 
 static const struct dmab_server_read_listener listener = { .ready = on_ready };
@@ -50,7 +54,9 @@ static void begin_task(void *data)
 	if (buffer == NULL)
 		return;
 	dmab_server_buffer_get_layout(buffer, &comp->layout);
+	comp->in_begin = true;
 	comp->read = dmab_server_read_begin(buffer, &listener, comp);
+	comp->in_begin = false;
 	comp->ready = comp->read != NULL && dmab_server_read_is_ready(comp->read);
 }
 
@@ -69,6 +75,15 @@ static void query_task(void *data)
 static void end_task(void *data)
 {
 	struct compositor *comp = data;
+	dmab_server_read_end(comp->read);
+	comp->read = NULL;
+}
+
+static void begin_and_end_task(void *data)
+{
+	struct compositor *comp = data;
+	begin_task(comp);
+	CHECK(comp->read != NULL);
 	dmab_server_read_end(comp->read);
 	comp->read = NULL;
 }
@@ -127,6 +142,63 @@ DMAB_TEST(compositor_reads_inside_a_bracket)
 	fixture_run(f, end_task, &comp);
 	CHECK(dispatch_until(c->display, att_ready, writer, 1000));
 	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	fixture_destroy(f);
+}
+
+static void noop_task(void *data)
+{
+}
+
+/*
+ * A buffer nobody writes is ready at once: begin returns a ready read, and the
+ * ready callback runs after it, from the event loop.
+ */
+DMAB_TEST(compositor_ready_never_runs_inside_read_begin)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, 0, "idle");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_task, &comp);
+	CHECK(comp.read != NULL);
+	CHECK(comp.ready);
+	CHECK_EQ(comp.ready_calls_inside_begin, 0);
+	/* The idle source runs before the loop waits again. */
+	fixture_run(f, noop_task, NULL);
+	fixture_run(f, noop_task, NULL);
+	CHECK_EQ(comp.ready_calls, 1);
+	CHECK_EQ(comp.ready_calls_inside_begin, 0);
+	fixture_run(f, end_task, &comp);
+	dmab_client_buffer_destroy(buffer);
+	fixture_destroy(f);
+}
+
+/* A read ended before its deferred ready ran never calls it. */
+DMAB_TEST(compositor_read_ended_at_once_calls_no_ready)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, 0, "short");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_and_end_task, &comp);
+	fixture_run(f, noop_task, NULL);
+	fixture_run(f, noop_task, NULL);
+	CHECK_EQ(comp.ready_calls, 0);
+	dmab_client_buffer_destroy(buffer);
 	fixture_destroy(f);
 }
 
