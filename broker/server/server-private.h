@@ -190,7 +190,10 @@ void server_fd_fences_finish(struct dmab_server *server);
  */
 struct dmab_fence *server_implicit_fence(struct dmab_server *server,
 	struct dmab_buffer *buffer, bool write);
-/* Logs to stderr, once per message: for kernel features that are missing. */
+/* Logs through the handler of dmab_server_set_log_handler. */
+void server_log(enum dmab_server_log_importance importance, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Logs at INFO once per message: for kernel features that are missing. */
 void server_log_once(bool *logged, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

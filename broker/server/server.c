@@ -218,6 +218,8 @@ struct server_client *server_client_get(struct dmab_server *server,
 		return client;
 	wl_client_get_credentials(wl_client, &pid, &uid, &gid);
 	if (!dmab_core_admit(server->core, uid, &fail)) {
+		server_log(DMAB_SERVER_LOG_INFO, "refused client pid %d: %s", (int)pid,
+			fail.message);
 		wl_client_post_implementation_error(wl_client, "dmabroker: %s", fail.message);
 		return NULL;
 	}
@@ -268,18 +270,44 @@ const char *dmab_server_last_error(void)
 	return last_error;
 }
 
+static void log_stderr(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args)
+{
+	if (importance > DMAB_SERVER_LOG_INFO) {
+		return;
+	}
+	fputs("libdmabroker-server: ", stderr);
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+}
+
+static dmab_server_log_func log_handler = log_stderr;
+
+void dmab_server_set_log_handler(dmab_server_log_func func)
+{
+	log_handler = func ? func : log_stderr;
+}
+
+void server_log(enum dmab_server_log_importance importance, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	log_handler(importance, fmt, args);
+	va_end(args);
+}
+
 void server_log_once(bool *logged, const char *fmt, ...)
 {
 	va_list args;
 
-	if (*logged)
+	if (*logged) {
 		return;
+	}
 	*logged = true;
-	fputs("libdmabroker-server: ", stderr);
 	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
+	log_handler(DMAB_SERVER_LOG_INFO, fmt, args);
 	va_end(args);
-	fputc('\n', stderr);
 }
 
 static int handle_timer(void *data)

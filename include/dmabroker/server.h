@@ -10,6 +10,7 @@
 #ifndef DMABROKER_SERVER_H
 #define DMABROKER_SERVER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,26 @@ const char *dmab_server_allocator_name(const struct dmab_server *server);
  * dmab_server_last_error() names the reason.
  */
 bool dmab_server_enable_linux_dmabuf(struct dmab_server *server);
+
+/* The values of wlroots' enum wlr_log_importance, so that a handler can pass them on. */
+enum dmab_server_log_importance {
+	DMAB_SERVER_LOG_ERROR = 1,
+	DMAB_SERVER_LOG_INFO = 2,
+	DMAB_SERVER_LOG_DEBUG = 3,
+};
+
+typedef void (*dmab_server_log_func)(enum dmab_server_log_importance importance,
+	const char *fmt, va_list args);
+
+/*
+ * Where the library's messages go, for every server of the process, like
+ * wlr_log_init: a client refused over the per-uid connection limit (INFO), a
+ * kernel feature that is missing (INFO, once per process). Messages have no
+ * trailing newline. NULL restores the default, which writes ERROR and INFO
+ * messages to stderr after "libdmabroker-server: ". Set it before creating a
+ * server, from one thread.
+ */
+void dmab_server_set_log_handler(dmab_server_log_func func);
 
 /*
  * Per-client policy. The policy function runs once per client, when it binds

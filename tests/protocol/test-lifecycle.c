@@ -5,8 +5,10 @@
  */
 #include <drm_fourcc.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <wayland-server.h>
 
 #include "dmabroker-v1-client-protocol.h"
@@ -312,4 +314,65 @@ DMAB_TEST(bind_racing_the_server_destruction_gets_inert_objects)
 	dmabroker_manager_v1_destroy(manager);
 	wl_registry_destroy(registry);
 	fixture_destroy(f);
+}
+
+/* Written by the server thread, read by the test thread after fixture_run returns. */
+static struct {
+	int calls;
+	enum dmab_server_log_importance importance;
+	char message[256];
+} logged;
+
+static void capture_log(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args)
+{
+	logged.calls++;
+	logged.importance = importance;
+	vsnprintf(logged.message, sizeof(logged.message), fmt, args);
+}
+
+/* The second connection of the uid goes over its limit of one. */
+static void refuse_a_connection(void)
+{
+	struct fixture_options options = { .uid_quota = { .max_connections = 1 } };
+	struct fixture *f = fixture_create(&options);
+	struct fixture_client *first = fixture_client(f);
+	struct fixture_client *over = fixture_connect(f);
+	util_capture_client_log();
+	CHECK(dmab_client_create(over->display) == NULL);
+	fixture_run(f, noop_task, NULL);
+	fixture_client_close(over);
+	fixture_client_close(first);
+	fixture_destroy(f);
+}
+
+DMAB_TEST(log_handler_replaces_stderr)
+{
+	dmab_server_set_log_handler(capture_log);
+	refuse_a_connection();
+	CHECK_EQ(logged.calls, 1);
+	CHECK_EQ(logged.importance, DMAB_SERVER_LOG_INFO);
+	char expected[160];
+	snprintf(expected, sizeof(expected), "refused client pid %d: uid %u connection limit "
+		"exceeded: 1 of 1 connections in use", (int)getpid(), (unsigned)getuid());
+	CHECK_STR_EQ(logged.message, expected);
+
+	/* NULL restores the default: stderr. */
+	dmab_server_set_log_handler(NULL);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	int capture = make_memfd(0, 0);
+	CHECK(saved >= 0 && capture >= 0);
+	CHECK(dup2(capture, STDERR_FILENO) == STDERR_FILENO);
+	refuse_a_connection();
+	fflush(stderr);
+	CHECK(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+	close(saved);
+	char text[512] = "";
+	ssize_t len = pread(capture, text, sizeof(text) - 1, 0);
+	close(capture);
+	CHECK(len > 0);
+	text[len] = '\0';
+	CHECK(strstr(text, "libdmabroker-server: refused client pid") != NULL);
+	CHECK_EQ(logged.calls, 1);
 }
