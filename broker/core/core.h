@@ -209,7 +209,8 @@ struct dmab_constraints {
 
 struct dmab_mapping {
 	int fd; /* a new fd the receiver owns; -1 for broker-internal attachments */
-	const void *data; /* broker-internal attachments only: the first row */
+	/* Broker-internal attachments only: the first row, writable if mapped for WRITE. */
+	const void *data;
 	uint32_t offset, size, stride, flags; /* flags: enum dmab_map_flags */
 };
 
@@ -379,7 +380,8 @@ bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *cons
  * decides whether revoking a token cuts it off, and whether its constraints
  * may change the storage (only writers may). account is NULL for the broker's
  * own attachments (the compositor): they are not charged to any quota, their
- * mappings carry a read-only data pointer, valid until unmap, not an fd, and
+ * mappings carry a data pointer (writable if mapped for WRITE, through a
+ * READ_WRITE handle), valid until unmap, not an fd, and
  * their CPU access is started by dmab_attachment_start_cpu_access, not by the
  * grant. Admission happens here: on a failure a correct client can meet, the
  * attachment is still created and the failed callback runs before this

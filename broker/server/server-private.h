@@ -28,6 +28,8 @@ struct dmab_server {
 	struct wl_list fd_watches; /* fd_fence.c */
 	struct wl_event_source *timer; /* the core's: preempts brackets held too long */
 	struct wl_list fence_charges; /* fence.c */
+	struct dmab_account *own_account; /* the compositor's own buffers', made on demand */
+	struct wl_list own_buffers; /* struct dmab_server_own_buffer.link */
 	dmab_server_policy_func policy;
 	void *policy_data;
 };
@@ -104,6 +106,11 @@ void server_bind_inert(struct wl_client *wl_client, const struct wl_interface *i
 	const void *implementation, wl_resource_destroy_func_t destroy, uint32_t version,
 	uint32_t id);
 
+/* server.c: what dmab_server_last_error() gives. */
+void server_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* wl_buffer.c: the errno of a failed reason, as libdmabroker-client gives them. */
+int server_reason_errno(uint32_t reason);
+
 /* manager.c */
 void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t version,
 	uint32_t id);
@@ -148,6 +155,16 @@ void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
 
 /* The core reference behind a dmabroker_buffer_v1, or NULL if it is defunct. */
 struct dmab_handle *server_handle_from_resource(struct wl_resource *resource);
+
+/*
+ * wl_buffer.c: a compositor bracket on the buffer of handle, read or write
+ * (the compositor's own buffers only: the write mapping is the broker's).
+ */
+struct dmab_server_read *server_access_begin(struct dmab_server *server,
+	struct dmab_handle *handle, bool write, const struct dmab_server_read_listener *listener,
+	void *data);
+/* own_buffer.c: the compositor's buffers and tokens must be gone before the server. */
+void server_own_buffers_finish(struct dmab_server *server);
 
 /* wl_buffer.c: ends the compositor's reads when the server goes away. */
 void server_reads_finish(struct dmab_server *server);

@@ -265,6 +265,15 @@ static void set_last_error(const char *fmt, ...)
 	va_end(args);
 }
 
+void server_set_last_error(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, args);
+	va_end(args);
+}
+
 const char *dmab_server_last_error(void)
 {
 	return last_error;
@@ -484,6 +493,7 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
 	wl_list_init(&server->fence_charges);
+	wl_list_init(&server->own_buffers);
 	wl_signal_init(&server->events.destroy);
 	wl_signal_init(&server->events.new_client);
 	wl_signal_init(&server->events.buffer_create);
@@ -560,6 +570,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	server_reads_finish(server);
 	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
 		object->release(object);
+	server_own_buffers_finish(server);
 	server_fd_fences_finish(server);
 	server_fence_charges_finish(server);
 	wl_list_for_each_safe(client, tmp_client, &server->clients, link)

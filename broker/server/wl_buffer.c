@@ -12,6 +12,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
@@ -35,7 +36,8 @@ struct dmab_server_read {
 	struct dmab_attachment *att;
 	struct dmab_server_read_listener listener;
 	void *listener_data;
-	const void *data; /* the first row, from the mapping */
+	bool write; /* a write bracket on a compositor buffer (dmab_server_own_buffer_begin) */
+	const void *data; /* the first row, from the mapping; writable for a write bracket */
 	uint32_t stride;
 	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
 	struct dmab_fence_cb implicit_cb;
@@ -56,6 +58,13 @@ static const int reason_errnos[] = {
 	[DMAB_REASON_PERMISSION_DENIED] = EACCES,
 	[DMAB_REASON_PREEMPTED] = ETIMEDOUT,
 };
+
+int server_reason_errno(uint32_t reason)
+{
+	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
+		return reason_errnos[reason];
+	return EIO;
+}
 
 static const struct wl_buffer_interface wl_buffer_impl;
 
@@ -194,6 +203,11 @@ static void read_handle_idle(void *data)
 	}
 }
 
+static uint32_t read_dir(const struct dmab_server_read *read)
+{
+	return read->write ? DMAB_DIR_WRITE : DMAB_DIR_READ;
+}
+
 static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 	const struct dmab_mapping *mapping, void *data)
 {
@@ -204,7 +218,7 @@ static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 		close(mapping->fd);
 	read->data = mapping->data;
 	read->stride = mapping->stride;
-	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
+	if (!dmab_attachment_begin_access(att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
 }
 
@@ -244,7 +258,8 @@ static void read_handle_implicit(struct dmab_fence *fence, struct dmab_fence_cb 
 static void read_handle_ready(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct dmab_server_read *read = data;
-	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, true);
+	/* A writer waits for the kernel's readers too. */
+	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, !read->write);
 
 	if (!fence) {
 		read_fail(read, ENOMEM, "out of memory");
@@ -273,9 +288,9 @@ static void read_handle_moved(struct dmab_attachment *att, uint32_t serial, void
 	read_stop_waiting(read);
 	read->granted = false;
 	read->data = NULL;
-	if (!dmab_attachment_end_access(att, DMAB_DIR_READ, &report) ||
+	if (!dmab_attachment_end_access(att, read_dir(read), &report) ||
 			!dmab_attachment_unmap(att, &report) ||
-			!dmab_attachment_map(att, DMAB_DIR_READ, &report))
+			!dmab_attachment_map(att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
 }
 
@@ -283,13 +298,8 @@ static void read_handle_failed(struct dmab_attachment *att, const struct dmab_fa
 	void *data)
 {
 	struct dmab_server_read *read = data;
-	size_t reason = (size_t)fail->reason;
-	int error = EIO;
-
-	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
-		error = reason_errnos[reason];
 	read_stop_waiting(read);
-	read_fail(read, error, fail->message);
+	read_fail(read, server_reason_errno(fail->reason), fail->message);
 }
 
 static const struct dmab_attachment_listener read_listener = {
@@ -327,31 +337,44 @@ void server_reads_finish(struct dmab_server *server)
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
 	const struct dmab_server_read_listener *listener, void *data)
 {
+	if (!buffer) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return server_access_begin(buffer->base.server, buffer->handle, false, listener, data);
+}
+
+struct dmab_server_read *server_access_begin(struct dmab_server *server,
+	struct dmab_handle *handle, bool write, const struct dmab_server_read_listener *listener,
+	void *data)
+{
 	static const struct dmab_constraints constraints = { .max_planes = 1 };
 	struct dmab_misuse_report report;
 	struct dmab_server_read *read;
 	int error;
 
-	if (!buffer || !listener || !listener->ready) {
+	if (!listener || !listener->ready) {
 		errno = EINVAL;
 		return NULL;
 	}
 	read = calloc(1, sizeof(*read));
 	if (!read)
 		return NULL;
-	wl_list_insert(&buffer->base.server->reads, &read->link);
-	read->server = buffer->base.server;
-	read->buffer = dmab_buffer_ref(dmab_handle_get_buffer(buffer->handle));
+	wl_list_insert(&server->reads, &read->link);
+	read->server = server;
+	read->buffer = dmab_buffer_ref(dmab_handle_get_buffer(handle));
 	read->listener = *listener;
 	read->listener_data = data;
+	read->write = write;
 
 	/* The ready callback waits for the end: it may end the read, which we still use. */
 	read->starting = true;
-	read->att = dmab_attachment_create(buffer->handle, NULL, DMAB_ACCESS_READ, &constraints,
-		&read_listener, read);
+	read->att = dmab_attachment_create(handle, NULL,
+		write ? DMAB_ACCESS_READ_WRITE : DMAB_ACCESS_READ, &constraints, &read_listener,
+		read);
 	if (!read->att)
 		read_fail(read, ENOMEM, "out of memory");
-	else if (read->error == 0 && !dmab_attachment_map(read->att, DMAB_DIR_READ, &report))
+	else if (read->error == 0 && !dmab_attachment_map(read->att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
 	/*
 	 * A callback inside the call that asked for it re-enters the compositor
@@ -395,6 +418,14 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read,
 		pixels->data = read->data;
 		pixels->stride = read->stride;
 	}
+}
+
+void *dmab_server_read_get_writable_data(const struct dmab_server_read *read)
+{
+	if (!read || !read->write || !dmab_server_read_is_ready(read))
+		return NULL;
+	/* The core mapped the storage writable for this bracket. */
+	return (void *)(uintptr_t)read->data;
 }
 
 void dmab_server_read_end(struct dmab_server_read *read)

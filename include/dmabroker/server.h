@@ -286,6 +286,52 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dma
 /* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */
 void dmab_server_read_end(struct dmab_server_read *read);
 
+/*
+ * The compositor's own broker buffers (screencopy targets, buffers to hand to
+ * clients). They go through the same core as the clients': charged to an
+ * account of the compositor's process (its pid and effective uid: the
+ * per-connection quota, and the per-uid limits of that uid), listed by
+ * introspection with the compositor's pid, shared with clients by token.
+ * Destroy them, and their tokens, before the server: at the latest in the
+ * handler of its destroy signal (dmab_server_destroy asserts it).
+ */
+struct dmab_server_own_buffer;
+struct dmab_server_token;
+
+/*
+ * NULL with errno set: EINVAL for a format or size the broker refuses, EDQUOT
+ * over the quota, ENOMEM; dmab_server_last_error() names the reason. name is
+ * shown by introspection; NULL is "".
+ */
+struct dmab_server_own_buffer *dmab_server_own_buffer_create(struct dmab_server *server,
+	uint32_t width, uint32_t height, uint32_t format, const char *name);
+/* Destroys (withdraws) its tokens too. NULL is a no-op. */
+void dmab_server_own_buffer_destroy(struct dmab_server_own_buffer *buffer);
+void dmab_server_own_buffer_get_layout(struct dmab_server_own_buffer *buffer,
+	struct dmab_pixels *layout);
+/*
+ * A token a client imports with dmabroker_manager_v1.import_buffer, with read
+ * or read-write access. NULL with errno set (EDQUOT over the token quota).
+ */
+struct dmab_server_token *dmab_server_own_buffer_share(struct dmab_server_own_buffer *buffer,
+	bool read_write);
+const char *dmab_server_token_get_string(const struct dmab_server_token *token);
+/* Revokes the token, ending the access of the clients that imported it, and frees it. */
+void dmab_server_token_revoke(struct dmab_server_token *token);
+/* Withdraws the token (no more imports; imports made stay) and frees it. */
+void dmab_server_token_destroy(struct dmab_server_token *token);
+/*
+ * A bracket on the compositor's own buffer, like dmab_server_read_begin: a
+ * read, or with write a write, which waits for the other brackets and the
+ * kernel's implicit fences (readers' and writers') and holds writers and
+ * readers back until it ends. End it with dmab_server_read_end, which
+ * signals the write fence: the clients' readers see the frame then.
+ */
+struct dmab_server_read *dmab_server_own_buffer_begin(struct dmab_server_own_buffer *buffer,
+	bool write, const struct dmab_server_read_listener *listener, void *data);
+/* The first row, writable, of a write bracket between ready and end; else NULL. */
+void *dmab_server_read_get_writable_data(const struct dmab_server_read *read);
+
 #ifdef __cplusplus
 }
 #endif
