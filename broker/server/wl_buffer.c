@@ -11,6 +11,7 @@
  * another client's request or from the event loop.
  */
 #include <assert.h>
+#include <drm_fourcc.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -418,6 +419,32 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read,
 		pixels->data = read->data;
 		pixels->stride = read->stride;
 	}
+}
+
+bool dmab_server_read_get_dmabuf(const struct dmab_server_read *read,
+	struct dmab_dmabuf_attributes *attribs)
+{
+	struct dmab_layout layout;
+	int fd;
+
+	if (!dmab_server_read_is_ready(read))
+		return false;
+	fd = dmab_buffer_get_dmabuf_fd(read->buffer);
+	if (fd < 0)
+		return false;
+	dmab_buffer_get_layout(read->buffer, &layout);
+	*attribs = (struct dmab_dmabuf_attributes){
+		.fd = fd,
+		.width = layout.width,
+		.height = layout.height,
+		.format = layout.format,
+		/* The broker's storage is linear, and it maps imported dma-bufs as such. */
+		.modifier = DRM_FORMAT_MOD_LINEAR,
+		.n_planes = 1,
+		.offset = { layout.offset },
+		.stride = { layout.stride },
+	};
+	return true;
 }
 
 void *dmab_server_read_get_writable_data(const struct dmab_server_read *read)

@@ -283,6 +283,36 @@ bool dmab_server_read_is_ready(const struct dmab_server_read *read);
 int dmab_server_read_get_error(const struct dmab_server_read *read);
 /* Valid between ready and end; data is mapped read-only. */
 void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dmab_pixels *pixels);
+/*
+ * The dma-buf behind a read, for a GPU renderer that imports it as a texture
+ * without a CPU copy (EGL_EXT_image_dma_buf_import, VK_EXT_external_memory_dma_buf):
+ * one plane, the LINEAR modifier (DRM_FORMAT_MOD_LINEAR, 0).
+ */
+struct dmab_dmabuf_attributes {
+	int fd; /**< the broker's, valid until the read ends: dup it to keep it, never close it */
+	uint32_t width, height;
+	uint32_t format; /**< DRM fourcc */
+	uint64_t modifier; /**< DRM_FORMAT_MOD_LINEAR */
+	uint32_t n_planes; /**< 1 */
+	uint32_t offset[4], stride[4];
+};
+
+/*
+ * Fills attribs and returns true between ready and end if the buffer's
+ * storage is a dma-buf (udmabuf, dma-heap, drm-dumb, or an imported one);
+ * false for memfd storage (use the pixels then), before ready and after a
+ * failure. The storage does not change while the read is held.
+ *
+ * Fences: at ready, the broker's write fence and the dma-buf's implicit write
+ * fences have signaled, and no writer can begin until the read ends. A GPU
+ * import needs no further fence: the renderer's own sampling adds implicit
+ * read fences to the dma-buf, which the next writer waits for (a
+ * libdmabroker-client writer's begin issues DMA_BUF_IOCTL_SYNC, which waits
+ * for them; a writer with device work waits through implicit sync). End the
+ * read only once the frame is no longer sampled.
+ */
+bool dmab_server_read_get_dmabuf(const struct dmab_server_read *read,
+	struct dmab_dmabuf_attributes *attribs);
 /* Ends the bracket (or cancels the wait) and signals the read fence. NULL is a no-op. */
 void dmab_server_read_end(struct dmab_server_read *read);
 

@@ -5,6 +5,7 @@
  * Server-side calls run on the server thread through fixture_run.
  */
 #include <drm_fourcc.h>
+#include <sys/mman.h>
 #include <wayland-server.h>
 
 #include "fixture.h"
@@ -200,6 +201,83 @@ DMAB_TEST(compositor_read_ended_at_once_calls_no_ready)
 	CHECK_EQ(comp.ready_calls, 0);
 	dmab_client_buffer_destroy(buffer);
 	fixture_destroy(f);
+}
+
+struct dmabuf_query {
+	struct dmab_server_read *read;
+	bool have;
+	struct dmab_dmabuf_attributes attribs;
+	bool pixels_match;
+};
+
+/* Maps the dma-buf the way a GPU importer would see it, and checks the pattern. */
+static void dmabuf_query_task(void *data)
+{
+	struct dmabuf_query *q = data;
+	q->have = dmab_server_read_get_dmabuf(q->read, &q->attribs);
+	q->pixels_match = false;
+	if (!q->have)
+		return;
+	size_t len = (size_t)q->attribs.offset[0] + (size_t)q->attribs.stride[0] * HEIGHT;
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, q->attribs.fd, 0);
+	if (map == MAP_FAILED)
+		return;
+	q->pixels_match = pattern_check((const char *)map + q->attribs.offset[0],
+		q->attribs.stride[0], ROW, HEIGHT, SEED);
+	munmap(map, len);
+}
+
+/*
+ * A GPU renderer's view of a read: on dma-buf storage, the dma-buf with one
+ * LINEAR plane whose attributes are the client's mapping; on memfd, none.
+ */
+DMAB_TEST(compositor_read_gives_the_dmabuf_attributes)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, DMABROKER_MANAGER_V1_USAGE_COMPOSITE, "gpu");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
+	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	pattern_fill(dmab_client_attachment_get_data(writer),
+		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	bool dmabuf = dmab_client_attachment_get_map_flags(writer) &
+		DMABROKER_ATTACHMENT_V1_MAP_FLAGS_DMABUF;
+
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_task, &comp);
+	CHECK(comp.ready);
+	struct dmabuf_query q = { .read = comp.read };
+	fixture_run(f, dmabuf_query_task, &q);
+	if (!dmabuf) {
+		CHECK(!q.have);
+	} else {
+		CHECK(q.have);
+		CHECK_EQ(q.attribs.n_planes, 1);
+		CHECK_EQ(q.attribs.modifier, DRM_FORMAT_MOD_LINEAR);
+		CHECK_EQ(q.attribs.format, ARGB);
+		CHECK_EQ(q.attribs.width, WIDTH);
+		CHECK_EQ(q.attribs.height, HEIGHT);
+		CHECK_EQ(q.attribs.stride[0], dmab_client_attachment_get_stride(writer));
+		CHECK(q.pixels_match);
+	}
+	fixture_run(f, end_task, &comp);
+	/* Not after the read ended. */
+	struct dmabuf_query ended = { .read = NULL };
+	fixture_run(f, dmabuf_query_task, &ended);
+	CHECK(!ended.have);
+	dmab_client_buffer_destroy(buffer);
+	fixture_destroy(f);
+	if (!dmabuf)
+		dmab_test_skip("allocator %s gives no dma-buf: checked only that none is given",
+			dmab_test_allocator());
 }
 
 /* The read holds the storage even when the client lets go of everything. */
