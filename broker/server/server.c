@@ -254,17 +254,6 @@ void server_note_failure(struct dmab_server *server, struct wl_client *client,
 	}
 }
 
-static void set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void set_last_error(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, args);
-	va_end(args);
-}
-
 void server_set_last_error(const char *fmt, ...)
 {
 	va_list args;
@@ -477,13 +466,13 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	struct dmab_server *server;
 
 	if (wl_display_get_destroy_listener(display, handle_display_destroy)) {
-		set_last_error("the display has a dmabroker server already");
+		server_set_last_error("the display has a dmabroker server already");
 		errno = EBUSY;
 		return NULL;
 	}
 	server = calloc(1, sizeof(*server));
 	if (!server) {
-		set_last_error("out of memory");
+		server_set_last_error("out of memory");
 		return NULL;
 	}
 	server->display = display;
@@ -506,21 +495,21 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 
 	server->timer = wl_event_loop_add_timer(server->loop, handle_timer, server);
 	if (!server->timer) {
-		set_last_error("cannot create the broker's timer");
+		server_set_last_error("cannot create the broker's timer");
 		errno = ENOMEM;
 		goto err_free;
 	}
 	core_options_init(&core_options, options, server);
 	server->core = dmab_core_create(&core_options, err, sizeof(err));
 	if (!server->core) {
-		set_last_error("%s", err[0] ? err : "cannot create the broker core");
+		server_set_last_error("%s", err[0] ? err : "cannot create the broker core");
 		errno = ENODEV;
 		goto err_timer;
 	}
 	server->global = wl_global_create(display, &dmabroker_manager_v1_interface,
 		MANAGER_VERSION, server, server_manager_bind);
 	if (!server->global) {
-		set_last_error("cannot create the dmabroker_manager_v1 global");
+		server_set_last_error("cannot create the dmabroker_manager_v1 global");
 		errno = ENOMEM;
 		goto err_core;
 	}
@@ -603,7 +592,7 @@ bool dmab_server_enable_linux_dmabuf(struct dmab_server *server)
 	if (server->linux_dmabuf)
 		return true;
 	if (!server_linux_dmabuf_init(server)) {
-		set_last_error("cannot create the zwp_linux_dmabuf_v1 global");
+		server_set_last_error("cannot create the zwp_linux_dmabuf_v1 global");
 		errno = ENOMEM;
 		return false;
 	}
