@@ -648,10 +648,9 @@ static bool check_begin(const struct dmab_attachment *att, uint32_t dir,
 	const struct dmab_attachment *other = conflicting_sibling(att, dir);
 	if (other != NULL) {
 		return dmab_misuse_set(report, DMAB_MISUSE_CONFLICTING_ACCESS,
-			"begin_access (direction %" PRIu32 ") conflicts with this client's bracket "
-			"(direction %" PRIu32 ", %s) on another attachment of the buffer: a "
-			"wait for itself", dir, other->dir,
-			other->state == ATT_HELD ? "open" : "waiting");
+			"begin_access(%" PRIu32 ") conflicts with this client's %s bracket (%" PRIu32
+			") on another attachment of the buffer: a wait for itself", dir,
+			other->state == ATT_HELD ? "open" : "waiting", other->dir);
 	}
 	return true;
 }

@@ -26,6 +26,7 @@ _Static_assert(DMAB_UID_QUOTA_DEFAULT_BUFFERS == DMAB_CORE_DEFAULT_MAX_UID_BUFFE
 _Static_assert(DMAB_UID_QUOTA_DEFAULT_CONNECTIONS == DMAB_CORE_DEFAULT_MAX_UID_CONNECTIONS,
 	"uid connections");
 _Static_assert(DMAB_UID_QUOTA_DEFAULT_FDS == DMAB_CORE_DEFAULT_MAX_UID_FDS, "uid fds");
+_Static_assert(DMAB_DEFAULT_MAX_HOLD_MS == DMAB_CORE_DEFAULT_MAX_HOLD_MS, "hold bound");
 
 static _Thread_local char last_error[256];
 

@@ -18,6 +18,7 @@ struct wlr_surface;
 struct wlr_xdg_surface;
 struct wlr_input_device;
 struct wlr_scene_output_layout;
+struct wlr_scene_output;
 
 enum dmabd_backend {
 	DMABD_BACKEND_HEADLESS,
@@ -80,6 +81,13 @@ bool compositor_start(struct dmabd_compositor *compositor);
 void compositor_destroy(struct dmabd_compositor *compositor);
 
 void output_handle_new(struct wl_listener *listener, void *data);
+/*
+ * wlroots 0.15 only (wlroots-0.15/composite.c, called by its compat.c): renders
+ * and commits a scene output like wlr_scene_output_commit, writing each damaged
+ * pixel once with pixman where it can, and through wlr_scene_output_commit
+ * where it cannot. wlroots 0.18's scene already skips what opaque nodes cover.
+ */
+bool composite_output_commit(struct wlr_scene_output *scene_output);
 
 /* A new toplevel's or popup's xdg_surface, from compat_xdg_shell_create(). */
 void view_create(struct dmabd_compositor *compositor, struct wlr_xdg_surface *xdg_surface);

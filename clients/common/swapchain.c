@@ -68,6 +68,7 @@ struct dmab_swapchain *dmab_swapchain_create(struct dmab_client *client, size_t 
 	chain->width = width;
 	chain->height = height;
 	chain->format = format;
+	chain->client = client;
 	for (size_t i = 0; i < len; i++) {
 		char slot_name[64];
 		snprintf(slot_name, sizeof(slot_name), "%s/%zu", name, i);
@@ -93,11 +94,20 @@ void dmab_swapchain_destroy(struct dmab_swapchain *chain)
 
 struct dmab_swapchain_slot *dmab_swapchain_acquire(struct dmab_swapchain *chain)
 {
+	struct dmab_swapchain_slot *found = NULL;
 	for (size_t i = 0; i < chain->len; i++) {
-		if (!chain->slots[i].busy)
-			return &chain->slots[i];
+		struct dmab_swapchain_slot *slot = &chain->slots[i];
+		if (slot->busy) {
+			continue;
+		}
+		if (slot->begun) {
+			return slot;
+		}
+		if (found == NULL) {
+			found = slot;
+		}
 	}
-	return NULL;
+	return found;
 }
 
 int dmab_attachment_settle(struct dmab_client_attachment *attachment)
@@ -107,12 +117,31 @@ int dmab_attachment_settle(struct dmab_client_attachment *attachment)
 	return dmab_client_attachment_remap(attachment);
 }
 
-void *dmab_swapchain_begin(struct dmab_swapchain_slot *slot, uint32_t *stride)
+static int begin_now(struct dmab_swapchain_slot *slot)
 {
 	int ret = dmab_attachment_settle(slot->attachment);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = dmab_client_attachment_begin(slot->attachment,
 			DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE);
+	}
+	return ret;
+}
+
+/* The bracket submit opened ahead: a move meanwhile means remapping outside it. */
+static int begin_ahead(struct dmab_swapchain_slot *slot)
+{
+	slot->begun = false;
+	int ret = dmab_client_attachment_wait_ready(slot->attachment);
+	if (ret < 0 || !dmab_client_attachment_moved(slot->attachment)) {
+		return ret;
+	}
+	ret = dmab_client_attachment_end(slot->attachment);
+	return ret < 0 ? ret : begin_now(slot);
+}
+
+void *dmab_swapchain_begin(struct dmab_swapchain_slot *slot, uint32_t *stride)
+{
+	int ret = slot->begun ? begin_ahead(slot) : begin_now(slot);
 	if (ret < 0) {
 		errno = -ret;
 		return NULL;
@@ -132,6 +161,32 @@ void dmab_swapchain_present(struct dmab_swapchain_slot *slot, struct dmab_window
 	slot->busy = true;
 }
 
+/* The next frame's begin_access rides on this frame's flush; its ready arrives meanwhile. */
+static int begin_next(struct dmab_swapchain *chain)
+{
+	struct dmab_swapchain_slot *next = dmab_swapchain_acquire(chain);
+	if (next == NULL || next->begun || dmab_client_attachment_moved(next->attachment)) {
+		return 0;
+	}
+	int ret = dmab_client_attachment_begin_async(next->attachment,
+		DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE);
+	next->begun = ret == 0;
+	return ret;
+}
+
+int dmab_swapchain_submit(struct dmab_swapchain *chain, struct dmab_swapchain_slot *slot,
+	struct dmab_window *window)
+{
+	dmab_client_batch_begin(chain->client);
+	int ret = dmab_client_attachment_end(slot->attachment);
+	if (ret == 0) {
+		dmab_swapchain_present(slot, window);
+		ret = begin_next(chain);
+	}
+	int flushed = dmab_client_batch_end(chain->client);
+	return ret < 0 ? ret : flushed;
+}
+
 int dmab_swapchain_show_copy(struct dmab_swapchain *chain, struct dmab_window *window,
 	const void *data, uint32_t stride)
 {
@@ -148,9 +203,5 @@ int dmab_swapchain_show_copy(struct dmab_swapchain *chain, struct dmab_window *w
 	for (uint32_t y = 0; y < chain->height; y++)
 		memcpy(dst + (size_t)y * dst_stride, (const uint8_t *)data + (size_t)y * stride,
 			row_bytes);
-	int ret = dmab_swapchain_end(slot);
-	if (ret < 0)
-		return ret;
-	dmab_swapchain_present(slot, window);
-	return 0;
+	return dmab_swapchain_submit(chain, slot, window);
 }

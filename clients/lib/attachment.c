@@ -234,7 +234,8 @@ int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint3
 	att->access_direction = direction;
 	att->sync_error = 0;
 	att->acquire_set = false;
-	wl_display_flush(att->buffer->client->display);
+	/* A failed connection shows at the next dispatch, where the caller waits for ready. */
+	client_flush(att->buffer->client);
 	return 0;
 }
 
@@ -244,12 +245,12 @@ static bool access_answered(const void *data)
 	return att->access_state == ACCESS_READY || att->failed;
 }
 
-int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t direction)
+int dmab_client_attachment_wait_ready(struct dmab_client_attachment *att)
 {
-	int ret = dmab_client_attachment_begin_async(att, direction);
-	if (ret < 0)
-		return ret;
-	ret = client_wait(att->buffer->client, access_answered, att);
+	if (att->access_state == ACCESS_NONE) {
+		return -EINVAL;
+	}
+	int ret = client_wait(att->buffer->client, access_answered, att);
 	if (ret < 0)
 		return ret;
 	if (att->failed) {
@@ -259,6 +260,14 @@ int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t di
 	if (att->sync_error < 0)
 		return dmab_client_attachment_end(att);
 	return 0;
+}
+
+int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t direction)
+{
+	int ret = dmab_client_attachment_begin_async(att, direction);
+	if (ret < 0)
+		return ret;
+	return dmab_client_attachment_wait_ready(att);
 }
 
 bool dmab_client_attachment_is_ready(struct dmab_client_attachment *att)
@@ -279,7 +288,7 @@ int dmab_client_attachment_end(struct dmab_client_attachment *att)
 	dmabroker_attachment_v1_end_access(att->proxy, att->access_direction);
 	att->access_state = ACCESS_NONE;
 	att->sync_error = 0;
-	wl_display_flush(att->buffer->client->display);
+	client_flush(att->buffer->client);
 	return ret;
 }
 
@@ -297,9 +306,7 @@ int dmab_client_attachment_set_acquire_fence(struct dmab_client_attachment *att,
 		return -EBUSY;
 	dmabroker_attachment_v1_set_acquire_fence(att->proxy, fd);
 	att->acquire_set = true;
-	if (wl_display_flush(att->buffer->client->display) < 0 && errno != EAGAIN)
-		return client_display_errno(att->buffer->client->display);
-	return 0;
+	return client_flush(att->buffer->client);
 }
 
 int dmab_client_dmabuf_sync(int fd, bool start, uint32_t direction)

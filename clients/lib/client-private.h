@@ -28,6 +28,7 @@ struct dmab_client {
 	struct dmab_client_limits limits;
 	bool have_limits;
 	struct wl_list buffers; /* dmab_client_buffer.link */
+	unsigned batch_depth;   /* open dmab_client_batch_begin calls */
 };
 
 struct dmab_client_buffer {
@@ -102,6 +103,8 @@ DMAB_CLIENT_HIDDEN int client_wait(struct dmab_client *client, dmab_client_done_
 DMAB_CLIENT_HIDDEN void client_dispatch_queued(struct dmab_client *client);
 /* A wrapper of proxy whose new objects go to the application's default queue. */
 DMAB_CLIENT_HIDDEN void *client_app_wrapper(void *proxy);
+/* Flushes unless a batch is open: 0, or a negative errno if the connection failed. */
+DMAB_CLIENT_HIDDEN int client_flush(struct dmab_client *client);
 /* The errno of a display that can no longer dispatch. */
 DMAB_CLIENT_HIDDEN int client_display_errno(struct wl_display *display);
 /* Records a failed event's reason and message, called from event handlers. */

@@ -89,6 +89,32 @@ void *client_app_wrapper(void *proxy)
 	return wrapper;
 }
 
+int client_flush(struct dmab_client *client)
+{
+	/* The batch's end sends everything queued meanwhile in one sendmsg. */
+	if (client->batch_depth > 0) {
+		return 0;
+	}
+	if (wl_display_flush(client->display) < 0 && errno != EAGAIN) {
+		return client_display_errno(client->display);
+	}
+	return 0;
+}
+
+void dmab_client_batch_begin(struct dmab_client *client)
+{
+	client->batch_depth++;
+}
+
+int dmab_client_batch_end(struct dmab_client *client)
+{
+	if (client->batch_depth == 0) {
+		return -EINVAL;
+	}
+	client->batch_depth--;
+	return client_flush(client);
+}
+
 static void handle_format(void *data, struct dmabroker_manager_v1 *manager, uint32_t format)
 {
 	struct dmab_client *client = data;

@@ -164,10 +164,12 @@ static int render_frame(struct paint *paint, struct dmab_swapchain_slot *slot)
 	} else {
 		dmab_pattern_fill(data, stride, opts->common.width, opts->common.height,
 			opts->common.format->fourcc, paint->next_frame);
-		int ret = dmab_swapchain_end(slot);
+		int ret = dmab_swapchain_submit(paint->chain, slot, paint->window);
 		if (ret < 0)
 			return ret;
-		present(paint, slot);
+		if (paint->start_ns == 0) {
+			paint->start_ns = dmab_now_ns();
+		}
 	}
 	if (opts->common.verbose) {
 		printf("%s: frame %" PRIu32 " committed\n", prog, paint->next_frame);

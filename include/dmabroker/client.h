@@ -78,6 +78,18 @@ int dmab_client_dispatch(struct dmab_client *client);
 int dmab_client_roundtrip(struct dmab_client *client);
 /* Dispatches the events the library's queue has read already, without blocking. */
 int dmab_client_dispatch_pending(struct dmab_client *client);
+/*
+ * Batching. begin_async, end and set_acquire_fence each flush the connection
+ * (one sendmsg) on their own. Between batch_begin and batch_end they only
+ * queue their requests, and batch_end flushes once, so a frame's end_access,
+ * the surface commit and the next buffer's begin_access can go out in a
+ * single sendmsg. Batches nest; the outermost end flushes. A blocking call
+ * inside a batch (begin, map) still sends what is queued, as it must to get
+ * its answer. batch_end returns 0, -EINVAL without a batch_begin, or a
+ * negative errno if the connection failed.
+ */
+void dmab_client_batch_begin(struct dmab_client *client);
+int dmab_client_batch_end(struct dmab_client *client);
 
 struct dmab_client_layout {
 	uint32_t width, height, format, stride;
@@ -158,6 +170,11 @@ int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t di
 /* Sends begin_access without waiting; poll is_ready after dispatching. */
 int dmab_client_attachment_begin_async(struct dmab_client_attachment *att, uint32_t direction);
 bool dmab_client_attachment_is_ready(struct dmab_client_attachment *att);
+/*
+ * After begin_async: waits for ready (or failed), then DMA_BUF_IOCTL_SYNC START
+ * on a dma-buf, as begin does. -EINVAL if no begin is open.
+ */
+int dmab_client_attachment_wait_ready(struct dmab_client_attachment *att);
 /* DMA_BUF_IOCTL_SYNC END on a dma-buf, then end_access. */
 int dmab_client_attachment_end(struct dmab_client_attachment *att);
 /*

@@ -70,7 +70,7 @@ struct dmab_uid_quota {
 
 #define DMAB_UID_QUOTA_DEFAULT_BYTES (2048ull << 20)
 #define DMAB_UID_QUOTA_DEFAULT_BUFFERS 1024u
-#define DMAB_UID_QUOTA_DEFAULT_CONNECTIONS 64u
+#define DMAB_UID_QUOTA_DEFAULT_CONNECTIONS 256u
 #define DMAB_UID_QUOTA_DEFAULT_FDS 2048u
 
 struct dmab_server_options {

@@ -33,7 +33,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
@@ -42,8 +44,19 @@
 #include "dmabroker-v1-server-protocol.h"
 #include "dmabroker/server.h"
 #include "linux-dmabuf-unstable-v1-protocol.h"
+#include "fuzz-server.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The rows of fuzz-protocol-enums.h, generated from the protocol headers. */
+struct protocol_enum_entry {
+	const char *interface;
+	const char *name;
+	uint32_t value;
+};
+
+#include "fuzz-protocol-enums.h"
+
+#define N_ERRORS (sizeof(protocol_errors_in_xml) / sizeof(protocol_errors_in_xml[0]))
+#define N_REASONS (sizeof(protocol_reasons_in_xml) / sizeof(protocol_reasons_in_xml[0]))
 
 #define MAX_SLOTS 2
 #define MAX_CONNECTS 6
@@ -67,12 +80,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* libwayland's first id of the objects the server creates (wayland-private.h) */
 #define SERVER_ID_START 0xff000000u
 
+/* The fuzz server's bound on a bracket that keeps an owner's writer waiting, and the sleeps of op 9 past it */
+#define MAX_HOLD_MS 20
+#define MAX_HOLDS 1
+#define NOBODY 65534
+
 #define MODE_MASK 0x03
 #define MODE_RAW 0x03
 #define TEARDOWN_SERVER_FIRST 0x04
 
-/* The low nibble of an op byte; bit 4 picks the client. 0 to 9 are requests. */
+/* The low nibble of an op byte; bit 4 picks the client. 0 to 7 are requests. */
 enum op {
+	OP_WELL_FORMED = 8,
+	OP_CONTROL = 9,
 	OP_FLUSH = 10,
 	OP_READ_BEGIN = 11,
 	OP_READ_END = 12,
@@ -118,10 +138,25 @@ struct input {
 	size_t size, pos;
 };
 
+/*
+ * What a dmabroker_attachment_v1 was asked and answered, to check the serials
+ * of its answers: the broker numbers its map and begin_access requests.
+ */
+struct serials {
+	uint32_t maps, begins; /* requests sent */
+	uint32_t mapped, ready, moved; /* the serial of the last answer */
+	/* The maps and begins that the last unmap and end_access withdrew, when sent... */
+	uint32_t unmap_sent, end_sent;
+	/* ...and once the server has processed them: no answer may come for those. */
+	uint32_t unmapped, ended;
+	bool failed;
+};
+
 struct object {
 	uint32_t id;
 	const struct wl_interface *iface;
 	bool zombie; /* destroyed by a request, awaiting wl_display.delete_id */
+	struct serials serials;
 };
 
 struct message {
@@ -145,6 +180,7 @@ struct slot {
 	uint32_t next_id;
 	/* The names the registry announced, 0 until then */
 	uint32_t manager_name, linux_dmabuf_name;
+	bool foreign; /* the next connection is made as another uid (op 9) */
 	bool raw; /* the input writes requests the model knows nothing of: ignore events */
 	uint8_t out[OUT_SIZE];
 	size_t out_len;
@@ -173,6 +209,7 @@ struct fuzz {
 	char tokens[MAX_TOKENS][TOKEN_LEN + 1];
 	size_t n_tokens;
 	struct read_record reads[MAX_READS];
+	unsigned holds; /* sleeps past MAX_HOLD_MS so far */
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -448,6 +485,7 @@ static void message_end(struct message *msg)
 
 static void slot_reset(struct slot *slot);
 static void parse_events(struct slot *slot);
+static void mark_processed(struct slot *slot);
 
 static size_t readable_bytes(int fd)
 {
@@ -516,6 +554,8 @@ static void drain(struct slot *slot)
  */
 static void pump(struct fuzz *fuzz)
 {
+	bool processed = false;
+
 	for (int round = 0; round < MAX_PUMPS; round++) {
 		bool more = false;
 
@@ -528,12 +568,19 @@ static void pump(struct fuzz *fuzz)
 			if (slot->wl_client)
 				more |= readable_bytes(wl_client_get_fd(slot->wl_client)) > 0;
 		}
-		if (!more)
+		if (!more) {
+			processed = true;
 			break;
+		}
 	}
 	for (int i = 0; i < MAX_SLOTS; i++) {
-		if (fuzz->slots[i].fd >= 0 && !fuzz->slots[i].wl_client)
-			slot_reset(&fuzz->slots[i]);
+		struct slot *slot = &fuzz->slots[i];
+
+		if (slot->fd >= 0 && !slot->wl_client) {
+			slot_reset(slot);
+		} else if (processed && slot->out_len == 0) {
+			mark_processed(slot);
+		}
 	}
 }
 
@@ -666,6 +713,37 @@ static void check_info(uint32_t id, const struct event_arg *args)
 		die("dmabroker_buffer_v1@%u.info: access %u", id, access);
 }
 
+#define DIRECTIONS (DMABROKER_ATTACHMENT_V1_DIRECTION_READ | DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE)
+#define USAGES (DMABROKER_MANAGER_V1_USAGE_CPU_READ | DMABROKER_MANAGER_V1_USAGE_CPU_WRITE | \
+	DMABROKER_MANAGER_V1_USAGE_COMPOSITE | DMABROKER_MANAGER_V1_USAGE_SHARE)
+
+/* Introspection: enums in range, and an attachment's bracket only where it can be. */
+static void check_introspection(uint32_t id, uint32_t opcode, const struct event_arg *args)
+{
+	if (opcode == DMABROKER_INFO_V1_ALLOCATOR &&
+			args[1].u > DMABROKER_INFO_V1_ALLOCATOR_STATE_IN_USE) {
+		die("dmabroker_info_v1@%u.allocator: state %u", id, args[1].u);
+	}
+	if (opcode == DMABROKER_INFO_V1_BUFFER && (args[11].u > 1 || (args[13].u & ~USAGES))) {
+		die("dmabroker_info_v1@%u.buffer: write_fence %u, usage %#x", id, args[11].u,
+			args[13].u);
+	}
+	if (opcode == DMABROKER_INFO_V1_ATTACHMENT) {
+		uint32_t access = args[2].u, state = args[3].u, in = args[4].u, waiting = args[5].u;
+		bool mapped = state == DMABROKER_INFO_V1_ATTACHMENT_STATE_MAPPED ||
+			state == DMABROKER_INFO_V1_ATTACHMENT_STATE_MOVING;
+
+		if ((access != DMABROKER_BUFFER_V1_ACCESS_READ &&
+				access != DMABROKER_BUFFER_V1_ACCESS_READ_WRITE) ||
+				state > DMABROKER_INFO_V1_ATTACHMENT_STATE_DEFUNCT ||
+				(in & ~DIRECTIONS) || (waiting & ~DIRECTIONS) || (in && waiting) ||
+				((in || waiting) && !mapped)) {
+			die("dmabroker_info_v1@%u.attachment: access %u, state %u, in_access %u, "
+				"waiting %u", id, access, state, in, waiting);
+		}
+	}
+}
+
 static void check_limits(const struct fuzz *fuzz, const struct event_arg *args)
 {
 	const struct dmab_server_options *o = &fuzz->options;
@@ -678,6 +756,187 @@ static void check_limits(const struct fuzz *fuzz, const struct event_arg *args)
 			args[1].u, (unsigned long long)max_bytes, args[4].u, args[5].u, args[6].u);
 }
 
+/* Hit counts, over every input this process ran */
+
+#define MAX_UNDECLARED 16
+
+static unsigned long error_hits[N_ERRORS], reason_hits[N_REASONS];
+
+/* Errors the XML does not declare: wl_display's, or an object the harness does not know. */
+static struct {
+	char interface[64];
+	uint32_t code;
+	unsigned long hits;
+} undeclared[MAX_UNDECLARED];
+
+static void count_error(const char *interface, uint32_t code)
+{
+	size_t i;
+
+	for (i = 0; i < N_ERRORS; i++) {
+		if (protocol_errors_in_xml[i].value == code &&
+				strcmp(protocol_errors_in_xml[i].interface, interface) == 0) {
+			error_hits[i]++;
+			return;
+		}
+	}
+	for (i = 0; i < MAX_UNDECLARED && undeclared[i].hits > 0; i++) {
+		if (undeclared[i].code == code && strcmp(undeclared[i].interface, interface) == 0) {
+			break;
+		}
+	}
+	if (i < MAX_UNDECLARED) {
+		snprintf(undeclared[i].interface, sizeof(undeclared[i].interface), "%s", interface);
+		undeclared[i].code = code;
+		undeclared[i].hits++;
+	}
+}
+
+/* A reason outside the enum is a broker bug. */
+static void count_reason(const char *interface, uint32_t id, uint32_t reason)
+{
+	for (size_t i = 0; i < N_REASONS; i++) {
+		if (protocol_reasons_in_xml[i].value == reason) {
+			reason_hits[i]++;
+			return;
+		}
+	}
+	die("%s@%u.failed: reason %u is not in the enum", interface, id, reason);
+}
+
+/* "DMABROKER_ATTACHMENT_V1_ERROR_NOT_MAPPED" after "_ERROR_": "not_mapped" */
+static void print_enum_name(FILE *out, const char *name, const char *infix)
+{
+	const char *tail = strstr(name, infix);
+
+	for (tail = tail ? tail + strlen(infix) : name; *tail; tail++) {
+		fputc(*tail >= 'A' && *tail <= 'Z' ? *tail - 'A' + 'a' : *tail, out);
+	}
+}
+
+/*
+ * permission_denied needs a connection of another uid, which only root can
+ * make in one process.
+ */
+static bool reachable_reason(uint32_t reason)
+{
+	return reason != DMABROKER_MANAGER_V1_REASON_PERMISSION_DENIED || geteuid() == 0;
+}
+
+size_t fuzz_server_print_hits(FILE *out, const char *prefix)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < N_ERRORS; i++) {
+		fprintf(out, "%s%s.", prefix, protocol_errors_in_xml[i].interface);
+		print_enum_name(out, protocol_errors_in_xml[i].name, "_ERROR_");
+		fprintf(out, ": %lu\n", error_hits[i]);
+		missing += error_hits[i] == 0;
+	}
+	for (size_t i = 0; i < N_REASONS; i++) {
+		bool reachable = reachable_reason(protocol_reasons_in_xml[i].value);
+
+		fputs(prefix, out);
+		print_enum_name(out, protocol_reasons_in_xml[i].name, "_REASON_");
+		fprintf(out, ": %lu%s\n", reason_hits[i],
+			reachable ? "" : " (not counted: needs root to connect as another uid)");
+		missing += reason_hits[i] == 0 && reachable;
+	}
+	for (size_t i = 0; i < MAX_UNDECLARED && undeclared[i].hits > 0; i++) {
+		fprintf(out, "%s%s error %u (not in the XML's error enums): %lu\n", prefix,
+			undeclared[i].interface, undeclared[i].code, undeclared[i].hits);
+	}
+	return missing;
+}
+
+/* The serials of an attachment's answers (see struct serials) */
+
+static void track_request(struct slot *slot, uint32_t id, const struct wl_message *method)
+{
+	struct object *object = find_object(slot, id);
+	struct serials *s;
+
+	if (!object || object->iface != &dmabroker_attachment_v1_interface) {
+		return;
+	}
+	s = &object->serials;
+	if (strcmp(method->name, "map") == 0) {
+		s->maps++;
+	} else if (strcmp(method->name, "begin_access") == 0) {
+		s->begins++;
+	} else if (strcmp(method->name, "unmap") == 0) {
+		s->unmap_sent = s->maps;
+	} else if (strcmp(method->name, "end_access") == 0) {
+		s->end_sent = s->begins;
+	}
+}
+
+/* The server has read and handled every request the slot sent. */
+static void mark_processed(struct slot *slot)
+{
+	for (size_t i = 0; i < slot->n_objects; i++) {
+		struct serials *s = &slot->objects[i].serials;
+
+		s->unmapped = s->unmap_sent;
+		s->ended = s->end_sent;
+	}
+}
+
+/*
+ * An answer names a request that was sent, comes after the answers to
+ * earlier ones, and never after the server processed the request that
+ * withdrew it.
+ */
+static void check_answer(const struct object *object, const char *event, uint32_t serial,
+	uint32_t sent, uint32_t last, uint32_t withdrawn)
+{
+	if (object->serials.failed) {
+		die("%s@%u.%s(%u) after failed", object->iface->name, object->id, event, serial);
+	}
+	if (serial == 0 || serial > sent) {
+		die("%s@%u.%s(%u) answers no request: %u sent", object->iface->name, object->id,
+			event, serial, sent);
+	}
+	if (serial <= last) {
+		die("%s@%u.%s(%u) does not follow the last one, %u", object->iface->name,
+			object->id, event, serial, last);
+	}
+	if (serial <= withdrawn) {
+		die("%s@%u.%s(%u) came after the server processed the request that withdrew "
+			"request %u", object->iface->name, object->id, event, serial, withdrawn);
+	}
+}
+
+static void check_serials(struct object *object, uint32_t opcode, const struct event_arg *args)
+{
+	struct serials *s = &object->serials;
+	uint32_t serial = args[0].u;
+
+	switch (opcode) {
+	case DMABROKER_ATTACHMENT_V1_MAPPED:
+		check_answer(object, "mapped", serial, s->maps, s->mapped, s->unmapped);
+		s->mapped = serial;
+		break;
+	case DMABROKER_ATTACHMENT_V1_READY:
+		check_answer(object, "ready", serial, s->begins, s->ready, s->ended);
+		s->ready = serial;
+		break;
+	case DMABROKER_ATTACHMENT_V1_MOVED:
+		/* The storage of a map moves once, and only after that map was answered. */
+		check_answer(object, "moved", serial, s->mapped, s->moved, s->unmapped);
+		s->moved = serial;
+		break;
+	case DMABROKER_ATTACHMENT_V1_FAILED:
+		/* Only a bracket can keep the owner waiting. */
+		if (args[0].u == DMABROKER_MANAGER_V1_REASON_PREEMPTED && s->begins == 0) {
+			die("%s@%u.failed: preempted, but it never began a bracket",
+				object->iface->name, object->id);
+		}
+		s->failed = true;
+		break;
+	}
+}
+
 static void handle_event(struct slot *slot, struct object *object, uint32_t opcode,
 	struct event_arg *args)
 {
@@ -685,12 +944,18 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 
 	/* dmabroker's failed events carry a reason; linux-dmabuf's carry nothing. */
 	if (strcmp(iface->events[opcode].name, "failed") == 0 &&
-			strcmp(iface->events[opcode].signature, "us") == 0 &&
-			args[0].u > DMABROKER_MANAGER_V1_REASON_PREEMPTED)
-		die("%s@%u.failed: reason %u is not in the enum", iface->name, object->id,
-			args[0].u);
+			strcmp(iface->events[opcode].signature, "us") == 0) {
+		count_reason(iface->name, object->id, args[0].u);
+	}
+	if (iface == &dmabroker_attachment_v1_interface) {
+		check_serials(object, opcode, args);
+	}
 
-	if (iface == &wl_display_interface && opcode == WL_DISPLAY_DELETE_ID) {
+	if (iface == &wl_display_interface && opcode == WL_DISPLAY_ERROR) {
+		const struct object *culprit = find_object(slot, args[0].u);
+
+		count_error(culprit ? culprit->iface->name : "(unknown object)", args[1].u);
+	} else if (iface == &wl_display_interface && opcode == WL_DISPLAY_DELETE_ID) {
 		remove_object(slot, args[0].u);
 	} else if (iface == &wl_registry_interface && opcode == WL_REGISTRY_GLOBAL) {
 		if (args[1].s && strcmp(args[1].s, dmabroker_manager_v1_interface.name) == 0)
@@ -709,6 +974,8 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 	} else if (iface == &dmabroker_manager_v1_interface &&
 			opcode == DMABROKER_MANAGER_V1_LIMITS) {
 		check_limits(slot->fuzz, args);
+	} else if (iface == &dmabroker_info_v1_interface) {
+		check_introspection(object->id, opcode, args);
 	} else if (iface == &dmabroker_fence_v1_interface && opcode == DMABROKER_FENCE_V1_FD &&
 			args[1].u != DMABROKER_FENCE_V1_FD_TYPE_SYNC_FILE &&
 			args[1].u != DMABROKER_FENCE_V1_FD_TYPE_SOCKET) {
@@ -917,6 +1184,27 @@ static void bind_global(struct slot *slot, uint32_t name, const struct wl_interf
 }
 
 /*
+ * A socketpair carries its creator's effective uid as the peer credentials:
+ * as root, the connection can be another user's.
+ */
+static void make_socketpair(bool foreign, int fds[2])
+{
+	bool as_nobody = foreign && geteuid() == 0;
+	int ret;
+
+	if (as_nobody && seteuid(NOBODY) < 0) {
+		die("seteuid(%d): %s", NOBODY, strerror(errno));
+	}
+	ret = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+	if (as_nobody && seteuid(0) < 0) {
+		die("seteuid(0): %s", strerror(errno));
+	}
+	if (ret < 0) {
+		die("socketpair: %s", strerror(errno));
+	}
+}
+
+/*
  * Connects a client: wl_display is 1, the registry 2, and the globals, bound
  * by the names the registry announced: the manager 3 and linux-dmabuf 4.
  * Requests of the input start at 5.
@@ -930,8 +1218,8 @@ static bool slot_connect(struct slot *slot)
 	if (fuzz->connects >= MAX_CONNECTS)
 		return false;
 	fuzz->connects++;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-		die("socketpair: %s", strerror(errno));
+	make_socketpair(slot->foreign, fds);
+	slot->foreign = false;
 	slot->wl_client = wl_client_create(fuzz->display, fds[1]);
 	if (!slot->wl_client)
 		die("wl_client_create: %s", strerror(errno));
@@ -1043,6 +1331,44 @@ static bool is_destructor(const struct wl_message *method)
 	return strcmp(method->name, "destroy") == 0 || strcmp(method->name, "revoke") == 0;
 }
 
+/* Queues a request that gen_request or gen_well_formed wrote, and tracks its objects. */
+static void send_request(struct slot *slot, struct object *target,
+	const struct wl_message *method, struct message *msg, uint32_t new_id,
+	const struct wl_interface *new_iface)
+{
+	const struct wl_interface *iface = target->iface;
+	uint32_t target_id = target->id;
+
+	message_end(msg);
+	if (trace) {
+		trace_request(slot, iface, method, msg);
+	}
+	if (!commit(slot, msg)) {
+		return;
+	}
+	/*
+	 * commit may have pumped: look the target up again. The server confirms
+	 * the destruction of the objects the client made with delete_id, and of
+	 * its own with nothing.
+	 */
+	track_request(slot, target_id, method);
+	if (is_destructor(method) && target_id >= SERVER_ID_START) {
+		remove_object(slot, target_id);
+	} else if (is_destructor(method) && (target = find_object(slot, target_id))) {
+		target->zombie = true;
+	}
+	/*
+	 * Tracked whatever the id: if the server refuses it the client is gone
+	 * anyway, and if it accepts it (a freed id) its events must be understood.
+	 */
+	if (new_id != 0) {
+		if (new_id == slot->next_id) {
+			slot->next_id++;
+		}
+		add_object(slot, new_id, new_iface ? new_iface : &wl_callback_interface);
+	}
+}
+
 /* The untyped new_id of wl_registry.bind names its interface in the string before it. */
 static void gen_request(struct slot *slot, struct input *in)
 {
@@ -1050,7 +1376,7 @@ static void gen_request(struct slot *slot, struct input *in)
 	struct object *target = pick_object(slot, NULL, take_u8(in));
 	const struct wl_interface *new_iface = NULL, *named = NULL;
 	const struct wl_message *method;
-	uint32_t opcode, target_id, new_id = 0;
+	uint32_t opcode, new_id = 0;
 	bool has_new_id = false;
 	char string_buf[MAX_STRING + 1];
 	struct message msg;
@@ -1058,10 +1384,9 @@ static void gen_request(struct slot *slot, struct input *in)
 
 	if (!target)
 		return;
-	target_id = target->id;
 	opcode = take_u8(in) % (uint32_t)target->iface->method_count;
 	method = &target->iface->methods[opcode];
-	message_begin(&msg, target_id, opcode);
+	message_begin(&msg, target->id, opcode);
 	for (const char *c = method->signature; *c; c++) {
 		const struct wl_interface *arg_iface;
 
@@ -1111,28 +1436,291 @@ static void gen_request(struct slot *slot, struct input *in)
 				method->name, *c);
 		}
 	}
-	message_end(&msg);
-	if (trace)
-		trace_request(slot, target->iface, method, &msg);
-	if (!commit(slot, &msg))
+	send_request(slot, target, method, &msg, has_new_id ? new_id : 0, new_iface);
+}
+
+/*
+ * Well-formed requests (op 8): the request is chosen by name among those of
+ * the client's live objects, and each argument mostly from the values that
+ * request accepts, so that random inputs get past validation into the deep
+ * states (maps, brackets, migrations, shares, fences).
+ */
+
+static const struct wl_interface *const well_formed_ifaces[] = {
+	&dmabroker_manager_v1_interface,
+	&dmabroker_buffer_v1_interface,
+	&dmabroker_attachment_v1_interface,
+	&dmabroker_token_v1_interface,
+	&dmabroker_fence_v1_interface,
+	&dmabroker_info_v1_interface,
+	&zwp_linux_dmabuf_v1_interface,
+	&zwp_linux_buffer_params_v1_interface,
+	&wl_buffer_interface,
+};
+#define WELL_FORMED_IFACES (sizeof(well_formed_ifaces) / sizeof(well_formed_ifaces[0]))
+
+/* The values an argument (its index in the signature) mostly takes. */
+struct arg_hint {
+	const struct wl_interface *iface;
+	const char *request;
+	unsigned arg;
+	const uint32_t *values;
+	size_t len;
+};
+
+#define HINT(iface_, request_, arg_, ...) { \
+	.iface = &iface_##_interface, .request = request_, .arg = arg_, \
+	.values = (const uint32_t[]){ __VA_ARGS__ }, \
+	.len = sizeof((const uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t), \
+}
+
+/* An fd hint of POOL_FIXED takes an fd the broker sent, if any. */
+static const struct arg_hint arg_hints[] = {
+	HINT(dmabroker_manager_v1, "create_buffer", 1, 1, 16, 64, 100, 256, 1024),
+	HINT(dmabroker_manager_v1, "create_buffer", 2, 1, 16, 64, 512),
+	HINT(dmabroker_manager_v1, "create_buffer", 3, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888,
+		DRM_FORMAT_RGB565),
+	HINT(dmabroker_manager_v1, "create_buffer", 4, 0, 1, 2, 3, 8, 15),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 1, POOL_SEALED, POOL_SEALED_SMALL,
+		POOL_READ_ONLY, POOL_FIXED),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 2, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 3, 16, 64),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 4, 16, 64),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 5, 0, 64),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 6, 64, 256),
+	HINT(dmabroker_manager_v1, "import_dmabuf", 7, 0, 1),
+	HINT(dmabroker_buffer_v1, "attach", 1, 1, 3),
+	HINT(dmabroker_buffer_v1, "attach", 2, 0, 1),
+	HINT(dmabroker_buffer_v1, "attach", 3, 0, 64, 256, 4096),
+	HINT(dmabroker_buffer_v1, "attach", 4, 1, 2),
+	HINT(dmabroker_buffer_v1, "share", 1, 1, 3),
+	HINT(dmabroker_buffer_v1, "get_fence", 1, 0, 1),
+	HINT(dmabroker_attachment_v1, "map", 0, 1, 2, 3),
+	HINT(dmabroker_attachment_v1, "begin_access", 0, 1, 2, 3),
+	HINT(dmabroker_attachment_v1, "end_access", 0, 1, 2, 3),
+	HINT(dmabroker_attachment_v1, "set_acquire_fence", 0, POOL_EVENTFD,
+		POOL_EVENTFD_SIGNALED, POOL_FIXED),
+	HINT(zwp_linux_buffer_params_v1, "add", 0, POOL_SEALED, POOL_SEALED_SMALL, POOL_FIXED),
+	HINT(zwp_linux_buffer_params_v1, "add", 1, 0),
+	HINT(zwp_linux_buffer_params_v1, "add", 2, 0, 64),
+	HINT(zwp_linux_buffer_params_v1, "add", 3, 256, 1024),
+	HINT(zwp_linux_buffer_params_v1, "add", 4, 0),
+	HINT(zwp_linux_buffer_params_v1, "add", 5, 0),
+	HINT(zwp_linux_buffer_params_v1, "create", 0, 16, 64),
+	HINT(zwp_linux_buffer_params_v1, "create", 1, 16, 64),
+	HINT(zwp_linux_buffer_params_v1, "create", 2, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888),
+	HINT(zwp_linux_buffer_params_v1, "create", 3, 0),
+	HINT(zwp_linux_buffer_params_v1, "create_immed", 1, 16, 64),
+	HINT(zwp_linux_buffer_params_v1, "create_immed", 2, 16, 64),
+	HINT(zwp_linux_buffer_params_v1, "create_immed", 3, DRM_FORMAT_ARGB8888,
+		DRM_FORMAT_XRGB8888),
+	HINT(zwp_linux_buffer_params_v1, "create_immed", 4, 0),
+};
+#define ARG_HINTS (sizeof(arg_hints) / sizeof(arg_hints[0]))
+
+static const struct arg_hint *find_hint(const struct wl_interface *iface,
+	const struct wl_message *method, unsigned arg)
+{
+	for (size_t i = 0; i < ARG_HINTS; i++) {
+		if (arg_hints[i].iface == iface && arg_hints[i].arg == arg &&
+				strcmp(arg_hints[i].request, method->name) == 0) {
+			return &arg_hints[i];
+		}
+	}
+	return NULL;
+}
+
+/* A byte below 0xe0 takes a hinted value, if there is a hint; else uint_dict. */
+static uint32_t well_formed_uint(const struct arg_hint *hint, uint8_t pick)
+{
+	if (hint && pick < 0xe0) {
+		return hint->values[pick % hint->len];
+	}
+	return uint_dict[pick % UINT_DICT_LEN];
+}
+
+static int well_formed_fd(struct fuzz *fuzz, const struct arg_hint *hint, uint8_t pick)
+{
+	size_t kept = fuzz->n_fds - POOL_FIXED;
+	uint32_t index;
+
+	if (!hint || pick >= 0xe0) {
+		return fuzz->fds[pick % fuzz->n_fds];
+	}
+	index = hint->values[pick % hint->len];
+	if (index == POOL_FIXED) {
+		index = kept ? POOL_FIXED + (pick >> 2) % kept : POOL_EVENTFD_SIGNALED;
+	}
+	return fuzz->fds[index];
+}
+
+/* The token to import, else a name; the protocols have no other strings. */
+static const char *well_formed_string(struct fuzz *fuzz, const struct wl_message *method,
+	uint8_t pick)
+{
+	if (strcmp(method->name, "import_buffer") != 0) {
+		return "fuzz";
+	}
+	return fuzz->n_tokens ? fuzz->tokens[pick % fuzz->n_tokens] :
+		"00000000000000000000000000000000";
+}
+
+/* The pick-th request (modulo their number) of the interfaces above. */
+static const struct wl_message *well_formed_method(uint8_t pick,
+	const struct wl_interface **iface, uint32_t *opcode)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < WELL_FORMED_IFACES; i++) {
+		total += (size_t)well_formed_ifaces[i]->method_count;
+	}
+	pick = (uint8_t)(pick % total);
+	for (size_t i = 0; i < WELL_FORMED_IFACES; i++) {
+		if (pick < well_formed_ifaces[i]->method_count) {
+			*iface = well_formed_ifaces[i];
+			*opcode = pick;
+			return &well_formed_ifaces[i]->methods[pick];
+		}
+		pick = (uint8_t)(pick - well_formed_ifaces[i]->method_count);
+	}
+	return NULL;
+}
+
+/* A request byte, a target byte, then a byte per argument. */
+static void gen_well_formed(struct slot *slot, struct input *in)
+{
+	struct fuzz *fuzz = slot->fuzz;
+	const struct wl_interface *iface = NULL, *new_iface = NULL;
+	const struct wl_message *method;
+	struct object *target, *object;
+	uint32_t opcode = 0, new_id = 0;
+	unsigned arg = 0, type = 0;
+	struct message msg;
+
+	method = well_formed_method(take_u8(in), &iface, &opcode);
+	target = pick_object(slot, iface, take_u8(in));
+	if (!method || !target || slot->n_objects == MAX_OBJECTS) {
 		return;
-	/*
-	 * commit may have pumped: look the target up again. The server confirms
-	 * the destruction of the objects the client made with delete_id, and of
-	 * its own with nothing.
-	 */
-	if (is_destructor(method) && target_id >= SERVER_ID_START)
-		remove_object(slot, target_id);
-	else if (is_destructor(method) && (target = find_object(slot, target_id)))
-		target->zombie = true;
-	/*
-	 * Tracked whatever the id: if the server refuses it the client is gone
-	 * anyway, and if it accepts it (a freed id) its events must be understood.
-	 */
-	if (has_new_id && new_id != 0) {
-		if (new_id == slot->next_id)
-			slot->next_id++;
-		add_object(slot, new_id, new_iface ? new_iface : &wl_callback_interface);
+	}
+	message_begin(&msg, target->id, opcode);
+	for (const char *c = method->signature; *c; c++) {
+		const struct wl_interface *arg_iface;
+		const struct arg_hint *hint;
+
+		if ((*c >= '0' && *c <= '9') || *c == '?') {
+			continue;
+		}
+		arg_iface = method->types[type++];
+		hint = find_hint(iface, method, arg++);
+		switch (*c) {
+		case 'i':
+		case 'u':
+			message_u32(&msg, well_formed_uint(hint, take_u8(in)));
+			break;
+		case 's':
+			message_string(&msg, well_formed_string(fuzz, method, take_u8(in)));
+			break;
+		case 'o':
+			object = pick_object(slot, arg_iface, take_u8(in));
+			if (!object) {
+				return;
+			}
+			message_u32(&msg, object->id);
+			break;
+		case 'n':
+			new_id = slot->next_id;
+			new_iface = arg_iface;
+			message_u32(&msg, new_id);
+			break;
+		case 'h':
+			message_fd(&msg, well_formed_fd(fuzz, hint, take_u8(in)));
+			break;
+		default: /* f and a: the requests above have none */
+			die("%s.%s: no well-formed '%c' argument", iface->name, method->name, *c);
+		}
+	}
+	send_request(slot, target, method, &msg, new_id, new_iface);
+}
+
+/* Control (op 9) */
+
+enum control {
+	CONTROL_HOLD, /* sleep past the broker's hold bound, then run its timer */
+	CONTROL_STARVE, /* the server handles the pending requests with no fd to spare */
+	CONTROL_FOREIGN, /* the client's next connection is another uid's */
+	CONTROL_COUNT,
+};
+
+/* A bracket was begun, and neither answered nor ended: only then is a sleep worth it. */
+static bool bracket_waiting(const struct fuzz *fuzz)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		const struct slot *slot = &fuzz->slots[i];
+
+		for (size_t j = 0; j < slot->n_objects; j++) {
+			const struct serials *s = &slot->objects[j].serials;
+
+			if (!s->failed && s->begins > s->ready && s->begins > s->end_sent) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* At most MAX_HOLDS per input, and only with a bracket waiting, to keep fuzzing fast. */
+static void hold(struct fuzz *fuzz)
+{
+	struct timespec delay = { .tv_nsec = (MAX_HOLD_MS + 5) * 1000000L };
+
+	flush(fuzz);
+	if (bracket_waiting(fuzz) && fuzz->holds++ < MAX_HOLDS) {
+		while (nanosleep(&delay, &delay) < 0 && errno == EINTR) {
+		}
+	}
+	flush(fuzz);
+}
+
+/* RLIMIT_NOFILE at the lowest free fd: every fd the broker makes meanwhile fails. */
+static void starve(struct fuzz *fuzz)
+{
+	struct rlimit saved, starved;
+	int lowest;
+
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		send_out(&fuzz->slots[i]);
+	}
+	/* Any fd of the pool: stdin may be closed. */
+	lowest = fcntl(fuzz->fds[POOL_DEVNULL], F_DUPFD_CLOEXEC, 0);
+	if (getrlimit(RLIMIT_NOFILE, &saved) < 0 || lowest < 0) {
+		die("getrlimit or F_DUPFD: %s", strerror(errno));
+	}
+	close(lowest);
+	starved = (struct rlimit){ .rlim_cur = (rlim_t)lowest, .rlim_max = saved.rlim_max };
+	if (setrlimit(RLIMIT_NOFILE, &starved) < 0) {
+		die("setrlimit: %s", strerror(errno));
+	}
+	/* The clients' ends are read once the limit is back: only the broker starves. */
+	wl_event_loop_dispatch(fuzz->loop, 0);
+	wl_display_flush_clients(fuzz->display);
+	if (setrlimit(RLIMIT_NOFILE, &saved) < 0) {
+		die("setrlimit: %s", strerror(errno));
+	}
+	flush(fuzz);
+}
+
+static void control(struct slot *slot, uint8_t pick)
+{
+	switch (pick % CONTROL_COUNT) {
+	case CONTROL_HOLD:
+		hold(slot->fuzz);
+		break;
+	case CONTROL_STARVE:
+		starve(slot->fuzz);
+		break;
+	default:
+		slot->foreign = true;
+		break;
 	}
 }
 
@@ -1308,6 +1896,15 @@ static void run_structured(struct fuzz *fuzz, struct input *in)
 				signal_eventfd(fuzz->fds[POOL_EVENTFD]);
 			flush(fuzz);
 			break;
+		case OP_CONTROL:
+			control(slot, take_u8(in));
+			break;
+		case OP_WELL_FORMED:
+			if (slot->fd < 0 && !slot_connect(slot)) {
+				break;
+			}
+			gen_well_formed(slot, in);
+			break;
 		default:
 			if (slot->fd < 0 && !slot_connect(slot))
 				break;
@@ -1361,6 +1958,7 @@ static void fuzz_init(struct fuzz *fuzz)
 		/* Wide enough that a buffer can exceed the byte limit, small enough to be cheap. */
 		.max_width = 1024,
 		.max_height = 512,
+		.max_hold_ms = MAX_HOLD_MS,
 		.linux_dmabuf = true,
 	};
 
@@ -1392,13 +1990,25 @@ static void fuzz_finish(struct fuzz *fuzz, bool server_first)
 	wl_display_destroy(fuzz->display);
 }
 
+static void print_hits_at_exit(void)
+{
+	fprintf(stderr, "fuzz-server: hits over every input of this process:\n");
+	fuzz_server_print_hits(stderr, "  ");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fuzz fuzz; /* large: keep it off the stack */
+	static bool started;
 	struct input in = { .data = data, .size = size };
 	uint8_t mode = take_u8(&in);
 	int fds_before;
 
+	/* libFuzzer's own exit runs it: how often each error came up over the run */
+	if (!started && getenv("FUZZ_SERVER_HITS")) {
+		atexit(print_hits_at_exit);
+	}
+	started = true;
 	trace = getenv("FUZZ_SERVER_TRACE") != NULL;
 	wl_log_set_handler_server(trace ? trace_log : silent_log);
 	fds_before = count_fds();

@@ -74,6 +74,13 @@ def load_interfaces():
 
 INTERFACES = load_interfaces()
 
+# Mirrors well_formed_ifaces in fuzz-server.c: op 8 picks a request among theirs.
+WELL_FORMED = ["dmabroker_manager_v1", "dmabroker_buffer_v1", "dmabroker_attachment_v1",
+               "dmabroker_token_v1", "dmabroker_fence_v1", "dmabroker_info_v1",
+               "zwp_linux_dmabuf_v1", "zwp_linux_buffer_params_v1", "wl_buffer"]
+# Op 9 (enum control): sleep past the hold bound, starve the broker of fds, connect as nobody.
+HOLD, STARVE, FOREIGN = range(3)
+
 READ, READ_WRITE = 1, 3  # access
 DIR_READ, DIR_WRITE = 1, 2  # direction
 FENCE_WRITE, FENCE_READ = 0, 1
@@ -193,6 +200,39 @@ class Client:
         if method in ("destroy", "revoke"):
             self.objects.remove(target)
         return new
+
+    def well_formed(self, target, method, *picks):
+        """Op 8: a request by name; picks are the argument bytes (indices into the
+        harness's hints), new ids take none. Returns the new object, if any."""
+        out = self.seed.out
+        out.append(self.index << 4 | 8)
+        index = 0
+        for iface in WELL_FORMED:
+            names = [m[0] for m in INTERFACES[iface]]
+            if iface == target.iface:
+                index += names.index(method)
+                break
+            index += len(names)
+        out.append(index)
+        out.append(self.candidates(target.iface).index(target))
+        _, sig, new_iface = INTERFACES[target.iface][[m[0] for m in INTERFACES[target.iface]].index(method)]
+        picks = list(picks)
+        new = None
+        for char, iface in sig:
+            if char == "n":
+                new = Obj(self, new_iface)
+                if INTERFACES[new.iface]:
+                    self.objects.append(new)
+            else:
+                out.append(picks.pop(0))
+        assert not picks, (method, picks)
+        if method in ("destroy", "revoke"):
+            self.objects.remove(target)
+        return new
+
+    def control(self, what):
+        """Op 9; FOREIGN applies to the client's next connection."""
+        self.seed.out += bytes([self.index << 4 | 9, what])
 
     def server_created(self, iface):
         """An object the server made in an event of the last flush, such as
@@ -809,19 +849,178 @@ def _(s):
     s.flush()
 
 
+def shared_reader(s, token_access=READ, access=READ):
+    """A buffer of client 0 with a mapped writer, and client 1's mapped import."""
+    c0, c1 = s.clients
+    buf = create(c0)
+    w = attach(buf)
+    c0.req(w, "map", DIR_WRITE)
+    tok = c0.req(buf, "share", NEW, token_access)
+    s.flush()
+    imp = c1.req("manager", "import_buffer", NEW, Str.token(0))
+    r = attach(imp, access=access)
+    c1.req(r, "map", DIR_READ if access == READ else DIR_WRITE)
+    s.flush()
+    return buf, w, tok, imp, r
+
+
 @seed("v-end-cancels-wait")
 def _(s):
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s)
+    c1.req(r, "begin_access", DIR_READ)
+    s.flush()
+    c0.req(w, "begin_access", DIR_WRITE)  # waits for the reader
+    s.flush()
+    c0.req(w, "end_access", DIR_WRITE)  # before ready: cancels
+    c1.req(r, "end_access", DIR_READ)
+    s.flush()
+
+
+@seed("v-stale-ready")
+def _(s):
+    """Issue 7, failure 1: the ready of a withdrawn bracket must not begin the next one."""
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s)
+    c0.req(w, "begin_access", DIR_WRITE)
+    s.flush()
+    c1.req(r, "begin_access", DIR_READ)  # waits for the writer
+    s.flush()
+    c1.req(r, "end_access", DIR_READ)  # withdraws bracket 1
+    c1.req(r, "begin_access", DIR_READ)  # bracket 2
+    s.flush()
+    c0.req(w, "end_access", DIR_WRITE)  # ready(2), never ready(1)
+    s.flush()
+    c1.req(r, "end_access", DIR_READ)
+    c1.req(r, "unmap")
+    c1.req(r, "map", DIR_READ)
+    c1.req(r, "unmap")  # withdraws map 2 (or answers it first)
+    c1.req(r, "map", DIR_READ)
+    s.flush()
+
+
+@seed("v-preempted")
+def _(s):
+    """The owner's writer waits past the hold bound: the reader's bracket is ended."""
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s)
+    c1.req(r, "begin_access", DIR_READ)
+    s.flush()
+    c0.req(w, "begin_access", DIR_WRITE)  # waits for the reader
+    s.flush()
+    c0.control(HOLD)  # r fails with preempted, w gets ready
+    c0.req(w, "end_access", DIR_WRITE)
+    c1.req(r, "end_access", DIR_READ)  # ignored: defunct
+    c1.req(r, "destroy")
+    r2 = attach(imp, access=READ)  # the token still holds: a new attachment works
+    c1.req(r2, "map", DIR_READ)
+    s.flush()
+
+
+@seed("v-revoke-after-import")
+def _(s):
+    """Revoking ends the access the token granted, and what was reshared from it."""
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s, token_access=READ_WRITE, access=READ_WRITE)
+    c1.req(imp, "share", NEW, READ)
+    c1.req(r, "begin_access", DIR_WRITE)
+    s.flush()
+    again = c1.req("manager", "import_buffer", NEW, Str.token(1))
+    r2 = attach(again, access=READ)
+    c0.req(w, "begin_access", DIR_WRITE)  # waits for client 1's writer
+    s.flush()
+    c0.req(tok, "revoke")  # r and r2 fail with revoked_token; w gets ready
+    s.flush()
+    c1.req(r, "end_access", DIR_WRITE)  # ignored: defunct
+    attach(imp)  # fails with revoked_token
+    c1.req(imp, "share", NEW, READ)  # the token fails with revoked_token
+    c0.req(w, "end_access", DIR_WRITE)
+    s.flush()
+
+
+@seed("v-token-destroy-keeps-access")
+def _(s):
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s)
+    c0.req(tok, "destroy")
+    s.flush()
+    c1.req(r, "begin_access", DIR_READ)
+    s.flush()
+    c1.req(r, "end_access", DIR_READ)
+    c1.req("manager", "import_buffer", NEW, Str.token(0))  # revoked_token or unknown_token
+    s.flush()
+
+
+@seed("v-alloc-failed")
+def _(s):
+    """The broker out of fds: allocating, then exporting storage fails."""
     c = s.clients[0]
     buf = create(c)
-    r = attach(buf, access=READ)
-    w = attach(buf)
-    c.req(r, "map", DIR_READ)
-    c.req(w, "map", DIR_WRITE)
-    c.req(r, "begin_access", DIR_READ)
-    c.req(w, "begin_access", DIR_WRITE)
+    a = attach(buf)
     s.flush()
-    c.req(w, "end_access", DIR_WRITE)  # before ready: cancels
-    c.req(r, "end_access", DIR_READ)
+    c.req(a, "map", DIR_WRITE)
+    c.control(STARVE)  # allocating fails
+    b = attach(buf)
+    c.req(b, "map", DIR_WRITE)
+    s.flush()
+    d = attach(buf, access=READ)
+    s.flush()
+    c.req(d, "map", DIR_READ)
+    c.control(STARVE)  # exporting the fd fails
+    c.req(c.req(buf, "get_fence", NEW, FENCE_WRITE), "destroy")
+    c.control(STARVE)
+    s.flush()
+
+
+@seed("v-permission-denied")
+def _(s):
+    """Introspection by another uid (as root; else the connection is the same uid's)."""
+    c0, c1 = s.clients
+    create(c0)
+    s.flush()
+    c1.control(FOREIGN)
+    c1.req("manager", "get_info", NEW)
+    s.flush()
+
+
+# Well-formed requests (op 8): the argument bytes index the harness's hints.
+
+@seed("w-share-brackets")
+def _(s):
+    c0, c1 = s.clients
+    buf = c0.well_formed(c0.manager, "create_buffer", 2, 2, 0, 3, 0)  # 64x64 ARGB
+    w = c0.well_formed(buf, "attach", 1, 0, 0, 0)  # read_write
+    c0.well_formed(w, "map", 1)  # write
+    c0.well_formed(buf, "share", 0)  # read
+    s.flush()
+    imp = c1.well_formed(c1.manager, "import_buffer", 0)
+    r = c1.well_formed(imp, "attach", 0, 0, 0, 0)  # read
+    c1.well_formed(r, "map", 0)
+    c1.well_formed(r, "begin_access", 0)
+    s.flush()
+    c0.well_formed(w, "begin_access", 1)
+    s.flush()
+    c1.well_formed(r, "end_access", 0)
+    s.flush()
+    c0.well_formed(w, "set_acquire_fence", 1)  # signaled
+    c0.well_formed(w, "end_access", 1)
+    c0.well_formed(buf, "get_fence", 0)
+    s.flush()
+
+
+@seed("w-migration")
+def _(s):
+    c0 = s.clients[0]
+    buf = c0.well_formed(c0.manager, "create_buffer", 3, 1, 0, 3, 0)  # 100x16
+    a = c0.well_formed(buf, "attach", 1, 0, 0, 0)
+    c0.well_formed(a, "map", 1)
+    s.flush()
+    b = c0.well_formed(buf, "attach", 1, 0, 3, 0)  # row_alignment 4096: moves
+    c0.well_formed(b, "map", 1)
+    s.flush()
+    c0.well_formed(a, "unmap")
+    s.flush()
+    c0.well_formed(c0.manager, "get_info")
     s.flush()
 
 
@@ -1331,6 +1530,17 @@ def _(s):
 
 @error_seed("attachment-acquire-fence-before-ready")
 def _(s):
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s)
+    c1.req(r, "begin_access", DIR_READ)
+    s.flush()
+    c0.req(w, "begin_access", DIR_WRITE)  # waits for the reader
+    s.flush()
+    c0.req(w, "set_acquire_fence", EVENTFD)
+
+
+@error_seed("attachment-conflicting-access")
+def _(s):
     c = s.clients[0]
     buf = create(c)
     r = attach(buf, access=READ)
@@ -1338,9 +1548,20 @@ def _(s):
     c.req(r, "map", DIR_READ)
     c.req(w, "map", DIR_WRITE)
     c.req(r, "begin_access", DIR_READ)
-    c.req(w, "begin_access", DIR_WRITE)  # waits for the reader
+    c.req(w, "begin_access", DIR_WRITE)  # would wait for the same client's reader
+
+
+@error_seed("attachment-conflicting-access-waiting")
+def _(s):
+    """The conflicting bracket is still waiting (for another client's writer)."""
+    c0, c1 = s.clients
+    buf, w, tok, imp, r = shared_reader(s, token_access=READ_WRITE, access=READ_WRITE)
+    c0.req(w, "begin_access", DIR_WRITE)
     s.flush()
-    c.req(w, "set_acquire_fence", EVENTFD)
+    r2 = attach(imp, access=READ)
+    c1.req(r2, "map", DIR_READ)
+    c1.req(r, "begin_access", DIR_WRITE)  # waits for client 0
+    c1.req(r2, "begin_access", DIR_READ)
 
 
 @error_seed("attachment-duplicate-fence")

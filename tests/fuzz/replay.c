@@ -6,17 +6,20 @@
  *
  * Arguments are files or directories (their regular files, sorted by name).
  * Prints TAP: one test per input. An input that crashes aborts the run, and
- * the last "# input" line names it.
+ * the last "# input" line names it. Then the hits of every protocol error
+ * and failed reason the XML declares, as comments; with --require-hits, a
+ * last test fails if the inputs never provoked one of them.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-server.h"
 
 struct paths {
 	char **items;
@@ -105,11 +108,17 @@ err:
 int main(int argc, char *argv[])
 {
 	struct paths paths = {0};
+	bool require_hits = false;
+	size_t missing;
 	int failed = 0;
 
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 
+		if (strcmp(argv[i], "--require-hits") == 0) {
+			require_hits = true;
+			continue;
+		}
 		if (stat(argv[i], &st) < 0) {
 			fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno));
 			return 1;
@@ -126,7 +135,7 @@ int main(int argc, char *argv[])
 		printf("1..0 # SKIP no inputs\n");
 		return 77;
 	}
-	printf("1..%zu\n", paths.len);
+	printf("1..%zu\n", paths.len + require_hits);
 	for (size_t i = 0; i < paths.len; i++) {
 		uint8_t *data;
 		size_t size;
@@ -144,5 +153,13 @@ int main(int argc, char *argv[])
 		free(paths.items[i]);
 	}
 	free(paths.items);
+	printf("# hits of the errors and failed reasons the XML declares:\n");
+	missing = fuzz_server_print_hits(stdout, "# ");
+	if (require_hits) {
+		printf("%s %zu - every declared error and reason was hit",
+			missing ? "not ok" : "ok", paths.len + 1);
+		printf(missing ? " (%zu never were)\n" : "\n", missing);
+		failed += missing > 0;
+	}
 	return failed ? 1 : 0;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* libdmabroker-client against a real server: binding, errors, lost connections. */
+#include <dlfcn.h>
 #include <drm_fourcc.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <wayland-client.h>
 #include <wayland-server.h>
 
 #include "fixture.h"
@@ -151,6 +155,71 @@ DMAB_TEST(client_guards_against_misuse)
 	CHECK(dmab_client_buffer_import_fd(c->client, -1, ARGB, 16, 16, 0, 64, 0) == NULL);
 	CHECK_EQ(errno, EBADF);
 	/* None of it reached the broker as a protocol error. */
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	fixture_destroy(f);
+}
+
+/*
+ * Counts libwayland's sendmsg calls on one fd: the executable's definition comes
+ * first in symbol lookup, so the client library's connection calls it.
+ */
+static atomic_int counted_fd = -1;
+static atomic_int sendmsg_calls;
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
+	if (real_sendmsg == NULL) {
+		/* POSIX's way round ISO C's ban on casting an object pointer to a function's. */
+		void *symbol = dlsym(RTLD_NEXT, "sendmsg");
+		memcpy(&real_sendmsg, &symbol, sizeof(symbol));
+	}
+	if (fd == atomic_load(&counted_fd)) {
+		atomic_fetch_add(&sendmsg_calls, 1);
+	}
+	return real_sendmsg(fd, msg, flags);
+}
+
+DMAB_TEST(client_batch_flushes_once)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_attachment *att[2];
+	for (int i = 0; i < 2; i++) {
+		struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, 16, 16,
+			ARGB, 0, "batched");
+		CHECK(buffer != NULL);
+		att[i] = dmab_client_attachment_create(buffer, RW, NULL);
+		CHECK_EQ(dmab_client_attachment_map(att[i], WRITE), 0);
+	}
+	atomic_store(&counted_fd, wl_display_get_fd(c->display));
+	/* Outside a batch, begin and end flush on their own. */
+	CHECK_EQ(dmab_client_attachment_begin(att[0], WRITE), 0);
+	CHECK_EQ(atomic_load(&sendmsg_calls), 1);
+	CHECK_EQ(dmab_client_attachment_end(att[0]), 0);
+	CHECK_EQ(atomic_load(&sendmsg_calls), 2);
+	/* A frame: end one buffer, begin the next; only the outermost batch_end sends. */
+	CHECK_EQ(dmab_client_attachment_begin(att[0], WRITE), 0);
+	CHECK_EQ(atomic_load(&sendmsg_calls), 3);
+	dmab_client_batch_begin(c->client);
+	dmab_client_batch_begin(c->client);
+	CHECK_EQ(dmab_client_attachment_end(att[0]), 0);
+	CHECK_EQ(dmab_client_attachment_begin_async(att[1], WRITE), 0);
+	CHECK_EQ(dmab_client_batch_end(c->client), 0);
+	CHECK_EQ(atomic_load(&sendmsg_calls), 3);
+	CHECK_EQ(dmab_client_batch_end(c->client), 0);
+	CHECK_EQ(atomic_load(&sendmsg_calls), 4);
+	CHECK_EQ(dmab_client_batch_end(c->client), -EINVAL);
+	CHECK_EQ(dmab_client_attachment_wait_ready(att[1]), 0);
+	CHECK(dmab_client_attachment_is_ready(att[1]));
+	CHECK_EQ(atomic_load(&sendmsg_calls), 4);
+	CHECK_EQ(dmab_client_attachment_end(att[1]), 0);
+	CHECK_EQ(dmab_client_attachment_wait_ready(att[1]), -EINVAL);
+	atomic_store(&counted_fd, -1);
+	/* Both end_access requests reached the broker: no bracket is left open. */
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	CHECK_EQ(dmab_client_attachment_begin(att[0], WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_end(att[0]), 0);
 	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
 	fixture_destroy(f);
 }

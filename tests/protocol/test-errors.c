@@ -616,7 +616,7 @@ DMAB_TEST(error_attachment_conflicting_access)
 	dmabroker_attachment_v1_map(other.proxy, WRITE);
 	dmabroker_attachment_v1_begin_access(other.proxy, WRITE);
 	expect_protocol_error(ac.bc.c->display, &dmabroker_attachment_v1_interface, code);
-	CHECK(strstr(util_last_client_log(), "conflicts with this client's bracket") != NULL);
+	CHECK(strstr(util_last_client_log(), "conflicts with this client's open bracket") != NULL);
 	raw_attachment_destroy(&other);
 	raw_attachment_destroy(&ac.att);
 	fixture_client_close(ac.bc.c);

@@ -72,13 +72,14 @@ DMAB_TEST(uid_buffers_span_connections)
 }
 
 /*
- * The default limit of 64 connections per uid: the 65th bind is an error
- * that names the limit, and a closed connection makes room again.
+ * A limit of 64 connections per uid: the 65th bind is an error that names the
+ * limit, and a closed connection makes room again.
  */
 DMAB_TEST(uid_connection_limit)
 {
 	enum { LIMIT = 64 };
-	struct fixture *f = fixture_create(NULL);
+	struct fixture_options options = { .uid_quota = { .max_connections = LIMIT } };
+	struct fixture *f = fixture_create(&options);
 	struct fixture_client *c[LIMIT];
 	for (int i = 0; i < LIMIT; i++) {
 		c[i] = fixture_client(f);

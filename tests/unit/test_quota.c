@@ -25,7 +25,7 @@ DMAB_TEST(core_limits_default)
 	CHECK_EQ(limits.max_tokens, 128);
 	CHECK_EQ(limits.max_uid_bytes, 2048ull << 20);
 	CHECK_EQ(limits.max_uid_buffers, 1024);
-	CHECK_EQ(limits.max_uid_connections, 64);
+	CHECK_EQ(limits.max_uid_connections, 256);
 	CHECK_EQ(limits.max_uid_fds, 2048);
 	dmab_core_destroy(core);
 

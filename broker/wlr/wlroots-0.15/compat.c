@@ -99,7 +99,7 @@ void compat_scene_destroy(struct wlr_scene *scene)
 
 bool compat_scene_output_commit(struct wlr_scene_output *scene_output)
 {
-	return wlr_scene_output_commit(scene_output);
+	return composite_output_commit(scene_output);
 }
 
 struct wlr_scene_node *compat_scene_xdg_surface_create(struct wlr_scene_node *parent,
