@@ -73,8 +73,30 @@ struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_
 	account->pid = pid;
 	account->uid = uid;
 	account->refs = 1;
+	account->max_bytes = core->limits.max_bytes;
+	account->max_buffers = core->limits.max_buffers;
+	account->max_attachments = core->limits.max_attachments;
+	account->max_tokens = core->limits.max_tokens;
 	dmab_list_insert(core->accounts.prev, &account->link);
 	return account;
+}
+
+void dmab_account_set_quota(struct dmab_account *account, const struct dmab_limits *limits)
+{
+	const struct dmab_limits *core = &account->core->limits;
+	account->max_bytes = limits->max_bytes ? limits->max_bytes : core->max_bytes;
+	account->max_buffers = limits->max_buffers ? limits->max_buffers : core->max_buffers;
+	account->max_attachments = limits->max_attachments ? limits->max_attachments :
+		core->max_attachments;
+	account->max_tokens = limits->max_tokens ? limits->max_tokens : core->max_tokens;
+}
+
+void dmab_account_get_quota(const struct dmab_account *account, struct dmab_limits *limits)
+{
+	limits->max_bytes = account->max_bytes;
+	limits->max_buffers = account->max_buffers;
+	limits->max_attachments = account->max_attachments;
+	limits->max_tokens = account->max_tokens;
 }
 
 void dmab_account_destroy(struct dmab_account *account)
@@ -141,16 +163,15 @@ static const char *quota_name(enum dmab_quota_kind kind)
 static uint32_t *quota_count(struct dmab_account *account, enum dmab_quota_kind kind,
 	uint32_t *max)
 {
-	const struct dmab_limits *limits = &account->core->limits;
 	switch (kind) {
 	case DMAB_QUOTA_BUFFERS:
-		*max = limits->max_buffers;
+		*max = account->max_buffers;
 		return &account->buffers;
 	case DMAB_QUOTA_ATTACHMENTS:
-		*max = limits->max_attachments;
+		*max = account->max_attachments;
 		return &account->attachments;
 	case DMAB_QUOTA_TOKENS:
-		*max = limits->max_tokens;
+		*max = account->max_tokens;
 		return &account->tokens;
 	case DMAB_QUOTA_FDS:
 		*max = UINT32_MAX;
@@ -233,7 +254,7 @@ bool dmab_account_recharge_bytes(struct dmab_account *account, uint64_t old, uin
 	struct dmab_user *user = account->user;
 	uint64_t others = account->bytes - old;
 	uint64_t user_others = user->bytes - old;
-	uint64_t max = account->core->limits.max_bytes;
+	uint64_t max = account->max_bytes;
 	uint64_t user_max = account->core->limits.max_uid_bytes;
 	if (new > old && (new > max || others > max - new)) {
 		dmab_failure_set(fail, DMAB_REASON_QUOTA_EXCEEDED,

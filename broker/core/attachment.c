@@ -204,7 +204,8 @@ static void answer_map(struct dmab_attachment *att)
 	memcpy(mapping.planes, buffer->layout.planes, sizeof(mapping.planes));
 	struct dmab_failure fail;
 	if (att->account == NULL) {
-		const char *data = dmab_buffer_get_data(buffer);
+		const char *data = writable ? dmab_buffer_get_writable_data(buffer) :
+			dmab_buffer_get_data(buffer);
 		if (data == NULL) {
 			dmab_failure_set(&fail, DMAB_REASON_ALLOC_FAILED,
 				"mapping the storage failed: %s", strerror(errno));
@@ -212,7 +213,9 @@ static void answer_map(struct dmab_attachment *att)
 			return;
 		}
 		mapping.data = data;
-		mapping.flags |= DMAB_MAP_READ_ONLY;
+		if (!writable) {
+			mapping.flags |= DMAB_MAP_READ_ONLY;
+		}
 	} else {
 		mapping.fd = dmab_bo_export_fd(bo, writable);
 		if (mapping.fd < 0) {
@@ -571,10 +574,6 @@ bool dmab_attachment_map(struct dmab_attachment *att, uint32_t dir,
 	if ((dir & DMAB_DIR_WRITE) && att->access != DMAB_ACCESS_READ_WRITE) {
 		return dmab_misuse_set(report, DMAB_MISUSE_READ_ONLY,
 			"map with direction %" PRIu32 " writes through a read-only attachment", dir);
-	}
-	if ((dir & DMAB_DIR_WRITE) && att->account == NULL) {
-		return dmab_misuse_set(report, DMAB_MISUSE_READ_ONLY,
-			"the broker's own attachments map read-only");
 	}
 	if (att->state != ATT_UNMAPPED) {
 		return dmab_misuse_set(report, DMAB_MISUSE_ALREADY_MAPPED,

@@ -399,9 +399,12 @@ void dmab_buffer_release_storage(struct dmab_buffer *buffer)
 		return;
 	if (buffer->bo_data != NULL)
 		dmab_bo_munmap(buffer->bo, buffer->bo_data);
+	if (buffer->bo_wdata != NULL)
+		dmab_bo_munmap(buffer->bo, buffer->bo_wdata);
 	dmab_bo_destroy(buffer->bo);
 	buffer->bo = NULL;
 	buffer->bo_data = NULL;
+	buffer->bo_wdata = NULL;
 }
 
 static void buffer_free(struct dmab_buffer *buffer)
@@ -461,6 +464,13 @@ const void *dmab_buffer_get_data(struct dmab_buffer *buffer)
 	if (buffer->bo_data == NULL)
 		buffer->bo_data = dmab_bo_mmap(buffer->bo, false);
 	return buffer->bo_data;
+}
+
+void *dmab_buffer_get_writable_data(struct dmab_buffer *buffer)
+{
+	if (buffer->bo_wdata == NULL)
+		buffer->bo_wdata = dmab_bo_mmap(buffer->bo, true);
+	return buffer->bo_wdata;
 }
 
 struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write)

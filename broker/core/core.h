@@ -221,7 +221,7 @@ struct dmab_constraints {
 
 struct dmab_mapping {
 	int fd; /* a new fd the receiver owns; -1 for broker-internal attachments */
-	const void *data; /* broker-internal attachments only: the start of the storage */
+	const void *data; /* broker-internal only: the storage's start, writable if mapped for WRITE */
 	uint32_t flags; /* enum dmab_map_flags */
 	uint32_t n_planes;
 	struct dmab_plane planes[DMAB_MAX_PLANES];
@@ -284,6 +284,14 @@ struct dmab_account *dmab_account_create(struct dmab_core *core, pid_t pid, uid_
  * the accounting lives until its last object.
  */
 void dmab_account_destroy(struct dmab_account *account);
+/*
+ * The connection's own quota: max_bytes, max_buffers, max_attachments and
+ * max_tokens of limits; the core's until set. Zero fields take the core's.
+ * Only new charges are checked against it.
+ */
+void dmab_account_set_quota(struct dmab_account *account, const struct dmab_limits *limits);
+/* The connection's quota in the max_bytes, max_buffers, max_attachments and max_tokens of limits. */
+void dmab_account_get_quota(const struct dmab_account *account, struct dmab_limits *limits);
 pid_t dmab_account_get_pid(const struct dmab_account *account);
 uid_t dmab_account_get_uid(const struct dmab_account *account);
 /*
@@ -408,7 +416,8 @@ bool dmab_constraints_check(uint32_t access, const struct dmab_constraints *cons
  * decides whether revoking a token cuts it off, and whether its constraints
  * may change the storage (only writers may). account is NULL for the broker's
  * own attachments (the compositor): they are not charged to any quota, their
- * mappings carry a read-only data pointer, valid until unmap, not an fd, and
+ * mappings carry a data pointer (writable if mapped for WRITE, through a
+ * READ_WRITE handle), valid until unmap, not an fd, and
  * their CPU access is started by dmab_attachment_start_cpu_access, not by the
  * grant. Admission happens here: on a failure a correct client can meet, the
  * attachment is still created and the failed callback runs before this

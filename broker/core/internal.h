@@ -67,6 +67,8 @@ struct dmab_account {
 	uint64_t bytes;
 	uint32_t buffers, attachments, tokens;
 	uint32_t fds; /* charged to the user's fd limit; no limit of the account's own */
+	uint64_t max_bytes; /* the connection's quota: the core's unless the glue set one */
+	uint32_t max_buffers, max_attachments, max_tokens;
 };
 
 /*
@@ -112,6 +114,7 @@ struct dmab_buffer {
 	struct dmab_layout layout; /* of the storage, or of the plan */
 	struct dmab_bo *bo; /* NULL while STORAGE_PLANNED */
 	void *bo_data; /* the broker's read-only mapping of bo, made on demand */
+	void *bo_wdata; /* its writable one, for the compositor's write brackets */
 	struct move_target target; /* while STORAGE_MOVING or STORAGE_DRAINING */
 	struct dmab_fence *idle; /* while STORAGE_DRAINING: the old storage's implicit fences */
 	struct dmab_fence_cb idle_cb;
@@ -249,6 +252,8 @@ struct dmab_handle *dmab_handle_new(struct dmab_buffer *buffer, struct dmab_acco
 void dmab_buffer_release_storage(struct dmab_buffer *buffer);
 /* The broker's read-only mapping of the storage, made once per bo. */
 const void *dmab_buffer_get_data(struct dmab_buffer *buffer);
+/* Its writable one, made once per bo: for broker-internal WRITE maps. */
+void *dmab_buffer_get_writable_data(struct dmab_buffer *buffer);
 /* Frees everything of a buffer, whatever its references: for dmab_core_destroy. */
 void dmab_buffer_teardown(struct dmab_buffer *buffer);
 

@@ -12,6 +12,8 @@
 struct attachment {
 	struct server_object base;
 	struct dmab_attachment *core; /* holds its own buffer reference */
+	uint32_t access;
+	bool added; /* attachment_add was emitted: attachment_remove will be */
 };
 
 static const struct dmabroker_attachment_v1_interface attachment_impl;
@@ -181,9 +183,22 @@ static void attachment_handle_failed(struct dmab_attachment *core,
 {
 	struct attachment *att = data;
 
-	if (att->base.resource)
-		dmabroker_attachment_v1_send_failed(att->base.resource, fail->reason,
-			fail->message);
+	if (!att->base.resource) {
+		return;
+	}
+	dmabroker_attachment_v1_send_failed(att->base.resource, fail->reason, fail->message);
+	server_note_failure(att->base.server, wl_resource_get_client(att->base.resource), fail);
+}
+
+static void attachment_emit(struct attachment *att, struct wl_signal *signal)
+{
+	struct dmab_server_attachment_event event = {
+		.client = wl_resource_get_client(att->base.resource),
+		.resource = att->base.resource,
+		.access = att->access,
+	};
+
+	wl_signal_emit(signal, &event);
 }
 
 static const struct dmab_attachment_listener attachment_listener = {
@@ -197,6 +212,9 @@ static void attachment_release(struct server_object *object)
 {
 	struct attachment *att = wl_container_of(object, att, base);
 
+	if (att->added && att->base.resource) {
+		attachment_emit(att, &att->base.server->events.attachment_remove);
+	}
 	dmab_attachment_destroy(att->core);
 	server_object_finish(&att->base);
 	free(att);
@@ -239,5 +257,11 @@ void server_attachment_create(struct wl_resource *parent, uint32_t id,
 	if (!att->core) {
 		attachment_release(&att->base);
 		wl_resource_post_no_memory(resource);
+		return;
+	}
+	att->access = access;
+	if (!dmab_attachment_is_defunct(att->core)) {
+		att->added = true;
+		attachment_emit(att, &server->events.attachment_add);
 	}
 }

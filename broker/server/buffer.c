@@ -46,6 +46,21 @@ static void buffer_send_info(struct buffer *buffer)
 		dmab_handle_get_access(buffer->handle));
 }
 
+static void buffer_emit(struct buffer *buffer, struct wl_signal *signal)
+{
+	struct dmab_layout layout;
+	struct dmab_server_buffer_event event = {
+		.client = wl_resource_get_client(buffer->base.resource),
+		.resource = buffer->base.resource,
+	};
+
+	dmab_buffer_get_layout(dmab_handle_get_buffer(buffer->handle), &layout);
+	event.width = layout.width;
+	event.height = layout.height;
+	event.format = layout.format;
+	wl_signal_emit(signal, &event);
+}
+
 static void buffer_handle_layout(struct dmab_handle *handle, void *data)
 {
 	buffer_send_info(data);
@@ -208,6 +223,9 @@ static void buffer_release(struct server_object *object)
 {
 	struct buffer *buffer = wl_container_of(object, buffer, base);
 
+	if (buffer->base.resource) {
+		buffer_emit(buffer, &buffer->base.server->events.buffer_destroy);
+	}
 	dmab_handle_destroy(buffer->handle);
 	server_object_finish(&buffer->base);
 	free(buffer);
@@ -234,6 +252,7 @@ void server_buffer_create(struct wl_resource *parent, uint32_t id, struct dmab_s
 	}
 	if (!handle) {
 		dmabroker_buffer_v1_send_failed(resource, fail->reason, fail->message);
+		server_note_failure(server, wl_resource_get_client(resource), fail);
 		return;
 	}
 	buffer = calloc(1, sizeof(*buffer));
@@ -248,4 +267,5 @@ void server_buffer_create(struct wl_resource *parent, uint32_t id, struct dmab_s
 	wl_resource_set_user_data(resource, buffer);
 	dmab_handle_set_layout_listener(handle, buffer_handle_layout, buffer);
 	buffer_send_info(buffer);
+	buffer_emit(buffer, &server->events.buffer_create);
 }

@@ -243,7 +243,7 @@ static void params_handle_create(struct wl_client *client, struct wl_resource *r
 {
 	struct params *params = params_from_resource(resource);
 	struct wl_resource *wl_buffer;
-	struct dmab_failure fail;
+	struct dmab_failure fail = server_nomem_failure;
 	struct dmab_handle *handle;
 	bool posted;
 
@@ -258,6 +258,7 @@ static void params_handle_create(struct wl_client *client, struct wl_resource *r
 		return;
 	if (!handle) {
 		zwp_linux_buffer_params_v1_send_failed(resource);
+		server_note_failure(params->base.server, client, &fail);
 		return;
 	}
 	wl_buffer = server_wl_buffer_create_from_handle(client, 0, params->base.server, handle);
@@ -281,6 +282,9 @@ static void params_handle_create_immed(struct wl_client *client, struct wl_resou
 	if (posted)
 		return;
 	if (!handle) {
+		if (params) {
+			server_note_failure(params->base.server, client, &fail);
+		}
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_WL_BUFFER,
 			"the dma-buf cannot be imported: %s", fail.message);
 		return;
@@ -404,10 +408,17 @@ static void linux_dmabuf_bind(struct wl_client *wl_client, void *data, uint32_t 
 	uint32_t id)
 {
 	struct dmab_server *server = data;
-	struct server_client *client = server_client_get(server, wl_client);
-	struct linux_dmabuf *linux_dmabuf = calloc(1, sizeof(*linux_dmabuf));
+	struct server_client *client;
+	struct linux_dmabuf *linux_dmabuf;
 	struct wl_resource *resource;
 
+	if (!server) {
+		server_bind_inert(wl_client, &zwp_linux_dmabuf_v1_interface, &linux_dmabuf_impl,
+			linux_dmabuf_handle_resource_destroy, version, id);
+		return;
+	}
+	client = server_client_get(server, wl_client);
+	linux_dmabuf = calloc(1, sizeof(*linux_dmabuf));
 	if (!client) {
 		free(linux_dmabuf);
 		return;

@@ -11,6 +11,7 @@
 struct manager {
 	struct server_object base;
 	struct dmab_account *account; /* the client's: valid whenever a request arrives */
+	bool may_introspect, may_import_tokens; /* the client's policy */
 };
 
 static const struct dmabroker_manager_v1_interface manager_impl;
@@ -50,6 +51,11 @@ static void manager_handle_create_buffer(struct wl_client *client,
 	server_buffer_create(resource, id, manager->base.server, manager->account, handle, &fail);
 }
 
+static const struct dmab_failure import_denied = {
+	.reason = DMAB_REASON_PERMISSION_DENIED,
+	.message = "the compositor's policy lets this client import no token",
+};
+
 static void manager_handle_import_buffer(struct wl_client *client,
 	struct wl_resource *resource, uint32_t id, const char *token)
 {
@@ -59,6 +65,10 @@ static void manager_handle_import_buffer(struct wl_client *client,
 
 	if (!manager) {
 		server_buffer_create(resource, id, NULL, NULL, NULL, &server_defunct_failure);
+		return;
+	}
+	if (!manager->may_import_tokens) {
+		server_buffer_create(resource, id, manager->base.server, NULL, NULL, &import_denied);
 		return;
 	}
 	handle = dmab_handle_import_token(manager->account, token, &fail);
@@ -156,10 +166,11 @@ static void manager_handle_get_info(struct wl_client *client, struct wl_resource
 		return;
 	}
 	uid = dmab_account_get_uid(manager->account);
-	if (uid != geteuid()) {
+	if (!manager->may_introspect) {
 		snprintf(denied.message, sizeof(denied.message),
-			"uid %u may not introspect a broker that runs as uid %u",
-			(unsigned)uid, (unsigned)geteuid());
+			"uid %u (pid %d) may not introspect the broker, which runs as uid %u: "
+			"the compositor's policy", (unsigned)uid,
+			(int)dmab_account_get_pid(manager->account), (unsigned)geteuid());
 		server_info_create(resource, id, NULL, &denied);
 		return;
 	}
@@ -192,7 +203,9 @@ static void manager_handle_resource_destroy(struct wl_resource *resource)
 		manager_release(&manager->base);
 }
 
-static void send_formats_and_limits(struct wl_resource *resource, struct dmab_core *core)
+/* The limits are the client's own: its quota is the policy's. */
+static void send_formats_and_limits(struct wl_resource *resource, struct dmab_core *core,
+	const struct dmab_account *account)
 {
 	struct dmab_limits limits;
 	size_t len;
@@ -201,6 +214,7 @@ static void send_formats_and_limits(struct wl_resource *resource, struct dmab_co
 	for (size_t i = 0; i < len; i++)
 		dmabroker_manager_v1_send_format(resource, formats[i]);
 	dmab_core_get_limits(core, &limits);
+	dmab_account_get_quota(account, &limits);
 	dmabroker_manager_v1_send_limits(resource, limits.max_width, limits.max_height,
 		(uint32_t)(limits.max_bytes >> 32), (uint32_t)limits.max_bytes,
 		limits.max_buffers, limits.max_attachments, limits.max_tokens);
@@ -210,10 +224,17 @@ void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t versi
 	uint32_t id)
 {
 	struct dmab_server *server = data;
-	struct server_client *client = server_client_get(server, wl_client);
-	struct manager *manager = calloc(1, sizeof(*manager));
+	struct server_client *client;
+	struct manager *manager;
 	struct wl_resource *resource;
 
+	if (!server) {
+		server_bind_inert(wl_client, &dmabroker_manager_v1_interface, &manager_impl,
+			manager_handle_resource_destroy, version, id);
+		return;
+	}
+	client = server_client_get(server, wl_client);
+	manager = calloc(1, sizeof(*manager));
 	if (!client) {
 		free(manager);
 		return;
@@ -226,9 +247,11 @@ void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t versi
 	wl_resource_set_implementation(resource, &manager_impl, NULL,
 		manager_handle_resource_destroy);
 	manager->account = client->account;
+	manager->may_introspect = client->may_introspect;
+	manager->may_import_tokens = client->may_import_tokens;
 	server_object_init(&manager->base, server, resource, manager_release);
 	wl_resource_set_user_data(resource, manager);
-	send_formats_and_limits(resource, server->core);
+	send_formats_and_limits(resource, server->core, client->account);
 	return;
 
 err_no_memory:

@@ -14,7 +14,10 @@
 #include "dmabroker/server.h"
 
 struct dmab_server {
+	struct dmab_server_events events;
 	struct wl_display *display;
+	struct wl_listener display_destroy;
+	bool display_dying; /* destroy the globals now: no client can bind any more */
 	struct wl_event_loop *loop;
 	struct wl_global *global;
 	struct wl_global *linux_dmabuf; /* NULL unless enabled */
@@ -25,6 +28,10 @@ struct dmab_server {
 	struct wl_list fd_watches; /* fd_fence.c */
 	struct wl_event_source *timer; /* the core's: preempts brackets held too long */
 	struct wl_list fence_charges; /* fence.c */
+	struct dmab_account *own_account; /* the compositor's own buffers', made on demand */
+	struct wl_list own_buffers; /* struct dmab_server_own_buffer.link */
+	dmab_server_policy_func policy;
+	void *policy_data;
 };
 
 /* One per wl_client that bound the manager or linux-dmabuf. */
@@ -32,6 +39,7 @@ struct server_client {
 	struct dmab_server *server;
 	struct wl_client *wl_client;
 	struct dmab_account *account;
+	bool may_introspect, may_import_tokens; /* the policy's */
 	struct wl_listener destroy;
 	struct wl_list link;
 };
@@ -83,6 +91,26 @@ extern const struct dmab_failure server_defunct_failure;
 /* What a failure the core did not describe defaults to. */
 extern const struct dmab_failure server_nomem_failure;
 
+/*
+ * Emits quota_hit if fail has the quota_exceeded reason; server may be NULL
+ * (a defunct parent's failure).
+ */
+void server_note_failure(struct dmab_server *server, struct wl_client *client,
+	const struct dmab_failure *fail);
+
+/*
+ * The bind of a global whose server is gone (dmab_server_destroy removed it):
+ * a resource with NULL user data, which every handler takes as defunct.
+ */
+void server_bind_inert(struct wl_client *wl_client, const struct wl_interface *interface,
+	const void *implementation, wl_resource_destroy_func_t destroy, uint32_t version,
+	uint32_t id);
+
+/* server.c: what dmab_server_last_error() gives. */
+void server_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* wl_buffer.c: the errno of a failed reason, as libdmabroker-client gives them. */
+int server_reason_errno(uint32_t reason);
+
 /* manager.c */
 void server_manager_bind(struct wl_client *wl_client, void *data, uint32_t version,
 	uint32_t id);
@@ -128,6 +156,19 @@ void server_wl_buffer_create(struct wl_resource *parent, uint32_t id,
 /* The core reference behind a dmabroker_buffer_v1, or NULL if it is defunct. */
 struct dmab_handle *server_handle_from_resource(struct wl_resource *resource);
 
+/*
+ * wl_buffer.c: a compositor bracket on the buffer of handle, read or write
+ * (the compositor's own buffers only: the write mapping is the broker's).
+ */
+struct dmab_server_read *server_access_begin(struct dmab_server *server,
+	struct dmab_handle *handle, bool write, const struct dmab_server_read_listener *listener,
+	void *data);
+/* own_buffer.c: the compositor's buffers and tokens must be gone before the server. */
+void server_own_buffers_finish(struct dmab_server *server);
+
+/* The layout of the dmab_pixels of a read, without its pixels. */
+void server_layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixels *pixels);
+
 /* wl_buffer.c: ends the compositor's reads when the server goes away. */
 void server_reads_finish(struct dmab_server *server);
 /*
@@ -169,7 +210,10 @@ void server_fd_fences_finish(struct dmab_server *server);
  */
 struct dmab_fence *server_implicit_fence(struct dmab_server *server,
 	struct dmab_buffer *buffer, bool write);
-/* Logs to stderr, once per message: for kernel features that are missing. */
+/* Logs through the handler of dmab_server_set_log_handler. */
+void server_log(enum dmab_server_log_importance importance, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Logs at INFO once per message: for kernel features that are missing. */
 void server_log_once(bool *logged, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

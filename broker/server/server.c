@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <wayland-server-core.h>
 
 #include "alloc/alloc.h"
@@ -131,6 +132,19 @@ struct wl_resource *server_resource_create(struct wl_resource *parent,
 	return resource;
 }
 
+void server_bind_inert(struct wl_client *wl_client, const struct wl_interface *interface,
+	const void *implementation, wl_resource_destroy_func_t destroy, uint32_t version,
+	uint32_t id)
+{
+	struct wl_resource *resource = wl_resource_create(wl_client, interface, version, id);
+
+	if (!resource) {
+		wl_client_post_no_memory(wl_client);
+		return;
+	}
+	wl_resource_set_implementation(resource, implementation, NULL, destroy);
+}
+
 static void client_free(struct server_client *client)
 {
 	wl_list_remove(&client->destroy.link);
@@ -163,6 +177,35 @@ struct server_client *server_client_find(struct dmab_server *server,
 	return NULL;
 }
 
+static void apply_policy(struct server_client *client, uid_t uid)
+{
+	struct dmab_server *server = client->server;
+	struct dmab_limits limits;
+	struct dmab_server_client_policy policy = {
+		/* A broker in a compositor that runs as root shows no more than to root. */
+		.may_introspect = uid == geteuid(),
+		.may_import_tokens = true,
+	};
+
+	if (server->policy) {
+		dmab_core_get_limits(server->core, &limits);
+		policy.quota = (struct dmab_quota){
+			.max_bytes = limits.max_bytes,
+			.max_buffers = limits.max_buffers,
+			.max_attachments = limits.max_attachments,
+			.max_tokens = limits.max_tokens,
+		};
+		server->policy(client->wl_client, &policy, server->policy_data);
+		limits.max_bytes = policy.quota.max_bytes;
+		limits.max_buffers = policy.quota.max_buffers;
+		limits.max_attachments = policy.quota.max_attachments;
+		limits.max_tokens = policy.quota.max_tokens;
+		dmab_account_set_quota(client->account, &limits);
+	}
+	client->may_introspect = policy.may_introspect;
+	client->may_import_tokens = policy.may_import_tokens;
+}
+
 struct server_client *server_client_get(struct dmab_server *server,
 	struct wl_client *wl_client)
 {
@@ -177,6 +220,8 @@ struct server_client *server_client_get(struct dmab_server *server,
 		return client;
 	wl_client_get_credentials(wl_client, &pid, &uid, &gid);
 	if (!dmab_core_admit(server->core, uid, &fail)) {
+		server_log(DMAB_SERVER_LOG_INFO, "refused client pid %d: %s", (int)pid,
+			fail.message);
 		wl_client_post_implementation_error(wl_client, "dmabroker: %s", fail.message);
 		return NULL;
 	}
@@ -193,15 +238,25 @@ struct server_client *server_client_get(struct dmab_server *server,
 	}
 	client->server = server;
 	client->wl_client = wl_client;
+	apply_policy(client, uid);
 	client->destroy.notify = client_handle_destroy;
 	wl_client_add_destroy_listener(wl_client, &client->destroy);
 	wl_list_insert(&server->clients, &client->link);
+	wl_signal_emit(&server->events.new_client, wl_client);
 	return client;
 }
 
-static void set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void server_note_failure(struct dmab_server *server, struct wl_client *client,
+	const struct dmab_failure *fail)
+{
+	struct dmab_server_quota_event event = { .client = client, .message = fail->message };
 
-static void set_last_error(const char *fmt, ...)
+	if (server && fail->reason == DMAB_REASON_QUOTA_EXCEEDED) {
+		wl_signal_emit(&server->events.quota_hit, &event);
+	}
+}
+
+void server_set_last_error(const char *fmt, ...)
 {
 	va_list args;
 
@@ -215,18 +270,44 @@ const char *dmab_server_last_error(void)
 	return last_error;
 }
 
+static void log_stderr(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args)
+{
+	if (importance > DMAB_SERVER_LOG_INFO) {
+		return;
+	}
+	fputs("libdmabroker-server: ", stderr);
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+}
+
+static dmab_server_log_func log_handler = log_stderr;
+
+void dmab_server_set_log_handler(dmab_server_log_func func)
+{
+	log_handler = func ? func : log_stderr;
+}
+
+void server_log(enum dmab_server_log_importance importance, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	log_handler(importance, fmt, args);
+	va_end(args);
+}
+
 void server_log_once(bool *logged, const char *fmt, ...)
 {
 	va_list args;
 
-	if (*logged)
+	if (*logged) {
 		return;
+	}
 	*logged = true;
-	fputs("libdmabroker-server: ", stderr);
 	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
+	log_handler(DMAB_SERVER_LOG_INFO, fmt, args);
 	va_end(args);
-	fputc('\n', stderr);
 }
 
 static int handle_timer(void *data)
@@ -290,15 +371,110 @@ static void core_options_init(struct dmab_core_options *core_options,
 	};
 }
 
+static void handle_display_destroy(struct wl_listener *listener, void *data)
+{
+	struct dmab_server *server = wl_container_of(listener, server, display_destroy);
+
+	server->display_dying = true;
+	dmab_server_destroy(server);
+}
+
+/*
+ * A global removed but not destroyed yet. A client may have sent a bind for a
+ * global just before it learnt of its removal: libwayland answers a bind of a
+ * destroyed global with a protocol error, but binds a removed one, with the
+ * NULL user data that makes the bind handlers create inert objects. As
+ * wlroots' wlr_global_destroy_safe, destroy it once such binds have surely
+ * arrived.
+ */
+struct removed_global {
+	struct wl_global *global;
+	struct wl_event_source *timer;
+	struct wl_listener display_destroy;
+};
+
+enum { REMOVED_GLOBAL_LINGER_MS = 5000 };
+
+static void removed_global_destroy(struct removed_global *removed)
+{
+	wl_list_remove(&removed->display_destroy.link);
+	wl_event_source_remove(removed->timer);
+	wl_global_destroy(removed->global);
+	free(removed);
+}
+
+static int removed_global_handle_timer(void *data)
+{
+	removed_global_destroy(data);
+	return 0;
+}
+
+static void removed_global_handle_display_destroy(struct wl_listener *listener, void *data)
+{
+	struct removed_global *removed = wl_container_of(listener, removed, display_destroy);
+
+	removed_global_destroy(removed);
+}
+
+static void global_destroy_safe(struct wl_display *display, struct wl_global *global,
+	bool display_dying)
+{
+	struct removed_global *removed;
+
+	wl_global_set_user_data(global, NULL);
+	if (display_dying) {
+		wl_global_destroy(global);
+		return;
+	}
+	wl_global_remove(global);
+	removed = calloc(1, sizeof(*removed));
+	if (!removed) {
+		/* Better a protocol error for a racing bind than a leak. */
+		wl_global_destroy(global);
+		return;
+	}
+	removed->global = global;
+	removed->timer = wl_event_loop_add_timer(wl_display_get_event_loop(display),
+		removed_global_handle_timer, removed);
+	if (!removed->timer) {
+		free(removed);
+		wl_global_destroy(global);
+		return;
+	}
+	wl_event_source_timer_update(removed->timer, REMOVED_GLOBAL_LINGER_MS);
+	removed->display_destroy.notify = removed_global_handle_display_destroy;
+	wl_display_add_destroy_listener(display, &removed->display_destroy);
+}
+
+/* As wlroots does: a listener left behind would be called with freed memory. */
+static void assert_no_listeners(struct dmab_server *server)
+{
+	assert(wl_list_empty(&server->events.destroy.listener_list));
+	assert(wl_list_empty(&server->events.new_client.listener_list));
+	assert(wl_list_empty(&server->events.buffer_create.listener_list));
+	assert(wl_list_empty(&server->events.buffer_destroy.listener_list));
+	assert(wl_list_empty(&server->events.attachment_add.listener_list));
+	assert(wl_list_empty(&server->events.attachment_remove.listener_list));
+	assert(wl_list_empty(&server->events.token_share.listener_list));
+	assert(wl_list_empty(&server->events.token_revoke.listener_list));
+	assert(wl_list_empty(&server->events.quota_hit.listener_list));
+}
+
 struct dmab_server *dmab_server_create(struct wl_display *display,
 	const struct dmab_server_options *options)
 {
 	struct dmab_core_options core_options;
 	char err[sizeof(last_error)] = "";
-	struct dmab_server *server = calloc(1, sizeof(*server));
+	struct dmab_server *server;
 
+	if (wl_display_get_destroy_listener(display, handle_display_destroy)) {
+		server_set_last_error("the display has a dmabroker server already");
+		errno = EBUSY;
+		return NULL;
+	}
+	server = calloc(1, sizeof(*server));
 	if (!server) {
-		set_last_error("out of memory");
+		server_set_last_error("out of memory");
 		return NULL;
 	}
 	server->display = display;
@@ -308,29 +484,41 @@ struct dmab_server *dmab_server_create(struct wl_display *display,
 	wl_list_init(&server->reads);
 	wl_list_init(&server->fd_watches);
 	wl_list_init(&server->fence_charges);
+	wl_list_init(&server->own_buffers);
+	wl_signal_init(&server->events.destroy);
+	wl_signal_init(&server->events.new_client);
+	wl_signal_init(&server->events.buffer_create);
+	wl_signal_init(&server->events.buffer_destroy);
+	wl_signal_init(&server->events.attachment_add);
+	wl_signal_init(&server->events.attachment_remove);
+	wl_signal_init(&server->events.token_share);
+	wl_signal_init(&server->events.token_revoke);
+	wl_signal_init(&server->events.quota_hit);
 
 	server->timer = wl_event_loop_add_timer(server->loop, handle_timer, server);
 	if (!server->timer) {
-		set_last_error("cannot create the broker's timer");
+		server_set_last_error("cannot create the broker's timer");
 		errno = ENOMEM;
 		goto err_free;
 	}
 	core_options_init(&core_options, options, server);
 	server->core = dmab_core_create(&core_options, err, sizeof(err));
 	if (!server->core) {
-		set_last_error("%s", err[0] ? err : "cannot create the broker core");
+		server_set_last_error("%s", err[0] ? err : "cannot create the broker core");
 		errno = ENODEV;
 		goto err_timer;
 	}
 	server->global = wl_global_create(display, &dmabroker_manager_v1_interface,
 		MANAGER_VERSION, server, server_manager_bind);
 	if (!server->global) {
-		set_last_error("cannot create the dmabroker_manager_v1 global");
+		server_set_last_error("cannot create the dmabroker_manager_v1 global");
 		errno = ENOMEM;
 		goto err_core;
 	}
 	if (options && options->linux_dmabuf && !dmab_server_enable_linux_dmabuf(server))
 		goto err_global;
+	server->display_destroy.notify = handle_display_destroy;
+	wl_display_add_destroy_listener(display, &server->display_destroy);
 	last_error[0] = '\0';
 	return server;
 
@@ -350,11 +538,16 @@ void dmab_server_destroy(struct dmab_server *server)
 	struct server_object *object, *tmp_object;
 	struct server_client *client, *tmp_client;
 
-	if (!server)
+	if (!server) {
 		return;
-	wl_global_destroy(server->global);
-	if (server->linux_dmabuf)
-		wl_global_destroy(server->linux_dmabuf);
+	}
+	wl_signal_emit(&server->events.destroy, server);
+	assert_no_listeners(server);
+	wl_list_remove(&server->display_destroy.link);
+	global_destroy_safe(server->display, server->global, server->display_dying);
+	if (server->linux_dmabuf) {
+		global_destroy_safe(server->display, server->linux_dmabuf, server->display_dying);
+	}
 
 	/*
 	 * Everything goes inert first and the compositor's reads end before any
@@ -368,6 +561,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	server_reads_finish(server);
 	wl_list_for_each_safe(object, tmp_object, &server->objects, link)
 		object->release(object);
+	server_own_buffers_finish(server);
 	server_fd_fences_finish(server);
 	server_fence_charges_finish(server);
 	wl_list_for_each_safe(client, tmp_client, &server->clients, link)
@@ -376,6 +570,18 @@ void dmab_server_destroy(struct dmab_server *server)
 	dmab_core_destroy(server->core);
 	wl_event_source_remove(server->timer);
 	free(server);
+}
+
+void dmab_server_set_policy(struct dmab_server *server, dmab_server_policy_func func,
+	void *data)
+{
+	server->policy = func;
+	server->policy_data = func ? data : NULL;
+}
+
+struct dmab_server_events *dmab_server_get_events(struct dmab_server *server)
+{
+	return &server->events;
 }
 
 const char *dmab_server_allocator_name(const struct dmab_server *server)
@@ -388,7 +594,7 @@ bool dmab_server_enable_linux_dmabuf(struct dmab_server *server)
 	if (server->linux_dmabuf)
 		return true;
 	if (!server_linux_dmabuf_init(server)) {
-		set_last_error("cannot create the zwp_linux_dmabuf_v1 global");
+		server_set_last_error("cannot create the zwp_linux_dmabuf_v1 global");
 		errno = ENOMEM;
 		return false;
 	}

@@ -39,10 +39,23 @@ static const struct dmabroker_token_v1_interface token_impl = {
 	.destroy = token_handle_destroy,
 };
 
+static void token_emit(struct token *token, struct wl_signal *signal)
+{
+	struct dmab_server_token_event event = {
+		.client = wl_resource_get_client(token->base.resource),
+		.resource = token->base.resource,
+	};
+
+	wl_signal_emit(signal, &event);
+}
+
 static void token_release(struct server_object *object)
 {
 	struct token *token = wl_container_of(object, token, base);
 
+	if (token->revoking && token->base.resource) {
+		token_emit(token, &token->base.server->events.token_revoke);
+	}
 	if (token->revoking)
 		dmab_token_revoke(token->core);
 	else
@@ -76,6 +89,7 @@ void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 	}
 	if (!core) {
 		dmabroker_token_v1_send_failed(resource, fail->reason, fail->message);
+		server_note_failure(server, wl_resource_get_client(resource), fail);
 		return;
 	}
 	token = calloc(1, sizeof(*token));
@@ -88,4 +102,5 @@ void server_token_create(struct wl_resource *parent, uint32_t id, struct dmab_se
 	server_object_init(&token->base, server, resource, token_release);
 	wl_resource_set_user_data(resource, token);
 	dmabroker_token_v1_send_token(resource, dmab_token_get_string(core));
+	token_emit(token, &server->events.token_share);
 }

@@ -11,7 +11,9 @@
  * another client's request or from the event loop.
  */
 #include <assert.h>
+#include <drm_fourcc.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
@@ -35,16 +37,17 @@ struct dmab_server_read {
 	struct dmab_attachment *att;
 	struct dmab_server_read_listener listener;
 	void *listener_data;
-	const void *data; /* the first row of plane 0, from the mapping */
+	bool write; /* a write bracket on a compositor buffer (dmab_server_own_buffer_begin) */
+	const void *data; /* the first row of plane 0; writable for a write bracket */
 	uint32_t stride;
 	uint32_t n_planes;
 	const void *planes[DMAB_MAX_PLANES]; /* the first row of each plane */
 	uint32_t strides[DMAB_MAX_PLANES];
 	struct dmab_fence *implicit; /* the dma-buf's write fences, while waited for */
 	struct dmab_fence_cb implicit_cb;
+	struct wl_event_source *idle; /* the ready callback of a read ready at its begin */
 	bool starting; /* inside dmab_server_read_begin */
 	bool granted; /* the READ bracket is held and the implicit fences signaled */
-	bool notified; /* listener.ready ran */
 	int error; /* an errno once the read failed, else 0 */
 };
 
@@ -59,6 +62,13 @@ static const int reason_errnos[] = {
 	[DMAB_REASON_PERMISSION_DENIED] = EACCES,
 	[DMAB_REASON_PREEMPTED] = ETIMEDOUT,
 };
+
+int server_reason_errno(uint32_t reason)
+{
+	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
+		return reason_errnos[reason];
+	return EIO;
+}
 
 static const struct wl_buffer_interface wl_buffer_impl;
 
@@ -81,7 +91,7 @@ struct dmab_server_buffer *dmab_server_buffer_from_wl_buffer(struct wl_resource 
 	return wl_buffer_from_resource(resource);
 }
 
-static void layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixels *pixels)
+void server_layout_to_pixels(const struct dmab_layout *layout, struct dmab_pixels *pixels)
 {
 	*pixels = (struct dmab_pixels){
 		.width = layout->width,
@@ -101,7 +111,7 @@ void dmab_server_buffer_get_layout(struct dmab_server_buffer *buffer,
 	struct dmab_layout core_layout;
 
 	dmab_buffer_get_layout(dmab_handle_get_buffer(buffer->handle), &core_layout);
-	layout_to_pixels(&core_layout, layout);
+	server_layout_to_pixels(&core_layout, layout);
 }
 
 static void wl_buffer_handle_destroy(struct wl_client *client, struct wl_resource *resource)
@@ -188,8 +198,22 @@ static void read_fail(struct dmab_server_read *read, int error, const char *mess
 
 static void read_notify(struct dmab_server_read *read)
 {
-	read->notified = true;
 	read->listener.ready(read, read->listener_data);
+}
+
+static void read_handle_idle(void *data)
+{
+	struct dmab_server_read *read = data;
+
+	read->idle = NULL;
+	if (read->error == 0) {
+		read_notify(read);
+	}
+}
+
+static uint32_t read_dir(const struct dmab_server_read *read)
+{
+	return read->write ? DMAB_DIR_WRITE : DMAB_DIR_READ;
 }
 
 static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
@@ -207,7 +231,7 @@ static void read_handle_mapped(struct dmab_attachment *att, uint32_t serial,
 		read->planes[i] = (const char *)mapping->data + mapping->planes[i].offset;
 		read->strides[i] = mapping->planes[i].stride;
 	}
-	if (!dmab_attachment_begin_access(att, DMAB_DIR_READ, &report))
+	if (!dmab_attachment_begin_access(att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
 }
 
@@ -247,7 +271,8 @@ static void read_handle_implicit(struct dmab_fence *fence, struct dmab_fence_cb 
 static void read_handle_ready(struct dmab_attachment *att, uint32_t serial, void *data)
 {
 	struct dmab_server_read *read = data;
-	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, true);
+	/* A writer waits for the kernel's readers too. */
+	struct dmab_fence *fence = server_implicit_fence(read->server, read->buffer, !read->write);
 
 	if (!fence) {
 		read_fail(read, ENOMEM, "out of memory");
@@ -271,14 +296,14 @@ static void read_handle_moved(struct dmab_attachment *att, uint32_t serial, void
 	struct dmab_server_read *read = data;
 	struct dmab_misuse_report report;
 
-	if (read->notified || read->error != 0)
+	if (read->granted || read->error != 0)
 		return;
 	read_stop_waiting(read);
 	read->granted = false;
 	read->data = NULL;
-	if (!dmab_attachment_end_access(att, DMAB_DIR_READ, &report) ||
+	if (!dmab_attachment_end_access(att, read_dir(read), &report) ||
 			!dmab_attachment_unmap(att, &report) ||
-			!dmab_attachment_map(att, DMAB_DIR_READ, &report))
+			!dmab_attachment_map(att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
 }
 
@@ -286,13 +311,8 @@ static void read_handle_failed(struct dmab_attachment *att, const struct dmab_fa
 	void *data)
 {
 	struct dmab_server_read *read = data;
-	size_t reason = (size_t)fail->reason;
-	int error = EIO;
-
-	if (reason < sizeof(reason_errnos) / sizeof(reason_errnos[0]) && reason_errnos[reason])
-		error = reason_errnos[reason];
 	read_stop_waiting(read);
-	read_fail(read, error, fail->message);
+	read_fail(read, server_reason_errno(fail->reason), fail->message);
 }
 
 static const struct dmab_attachment_listener read_listener = {
@@ -305,6 +325,10 @@ static const struct dmab_attachment_listener read_listener = {
 /* Releases the core state; the struct stays for dmab_server_read_end to free. */
 static void read_finish(struct dmab_server_read *read)
 {
+	if (read->idle) {
+		wl_event_source_remove(read->idle);
+		read->idle = NULL;
+	}
 	read_stop_waiting(read);
 	/* Ends the bracket or cancels its wait, and unmaps. */
 	dmab_attachment_destroy(read->att);
@@ -326,33 +350,55 @@ void server_reads_finish(struct dmab_server *server)
 struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffer,
 	const struct dmab_server_read_listener *listener, void *data)
 {
+	if (!buffer) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return server_access_begin(buffer->base.server, buffer->handle, false, listener, data);
+}
+
+struct dmab_server_read *server_access_begin(struct dmab_server *server,
+	struct dmab_handle *handle, bool write, const struct dmab_server_read_listener *listener,
+	void *data)
+{
 	/* The read hands over every plane (dmab_pixels.planes). */
 	static const struct dmab_constraints constraints = { .max_planes = DMAB_MAX_PLANES };
 	struct dmab_misuse_report report;
 	struct dmab_server_read *read;
 	int error;
 
-	if (!buffer || !listener || !listener->ready) {
+	if (!listener || !listener->ready) {
 		errno = EINVAL;
 		return NULL;
 	}
 	read = calloc(1, sizeof(*read));
 	if (!read)
 		return NULL;
-	wl_list_insert(&buffer->base.server->reads, &read->link);
-	read->server = buffer->base.server;
-	read->buffer = dmab_buffer_ref(dmab_handle_get_buffer(buffer->handle));
+	wl_list_insert(&server->reads, &read->link);
+	read->server = server;
+	read->buffer = dmab_buffer_ref(dmab_handle_get_buffer(handle));
 	read->listener = *listener;
 	read->listener_data = data;
+	read->write = write;
 
 	/* The ready callback waits for the end: it may end the read, which we still use. */
 	read->starting = true;
-	read->att = dmab_attachment_create(buffer->handle, NULL, DMAB_ACCESS_READ, &constraints,
-		&read_listener, read);
+	read->att = dmab_attachment_create(handle, NULL,
+		write ? DMAB_ACCESS_READ_WRITE : DMAB_ACCESS_READ, &constraints, &read_listener,
+		read);
 	if (!read->att)
 		read_fail(read, ENOMEM, "out of memory");
-	else if (read->error == 0 && !dmab_attachment_map(read->att, DMAB_DIR_READ, &report))
+	else if (read->error == 0 && !dmab_attachment_map(read->att, read_dir(read), &report))
 		read_fail(read, EIO, report.message);
+	/*
+	 * A callback inside the call that asked for it re-enters the compositor
+	 * before it stored the read: ready waits for the event loop.
+	 */
+	if (read->error == 0 && read->granted) {
+		read->idle = wl_event_loop_add_idle(read->server->loop, read_handle_idle, read);
+		if (!read->idle)
+			read_fail(read, ENOMEM, "out of memory");
+	}
 	read->starting = false;
 
 	if (read->error != 0) {
@@ -361,14 +407,12 @@ struct dmab_server_read *dmab_server_read_begin(struct dmab_server_buffer *buffe
 		errno = error;
 		return NULL;
 	}
-	if (read->granted)
-		read_notify(read);
 	return read;
 }
 
 bool dmab_server_read_is_ready(const struct dmab_server_read *read)
 {
-	return read && read->att && read->notified && read->error == 0;
+	return read && read->att && read->granted && read->error == 0;
 }
 
 int dmab_server_read_get_error(const struct dmab_server_read *read)
@@ -383,7 +427,7 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read,
 
 	if (read->buffer)
 		dmab_buffer_get_layout(read->buffer, &layout);
-	layout_to_pixels(&layout, pixels);
+	server_layout_to_pixels(&layout, pixels);
 	if (dmab_server_read_is_ready(read)) {
 		pixels->data = read->data;
 		pixels->stride = read->stride;
@@ -392,6 +436,42 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read,
 			pixels->planes[i].stride = read->strides[i];
 		}
 	}
+}
+
+bool dmab_server_read_get_dmabuf(const struct dmab_server_read *read,
+	struct dmab_dmabuf_attributes *attribs)
+{
+	struct dmab_layout layout;
+	int fd;
+
+	if (!dmab_server_read_is_ready(read))
+		return false;
+	fd = dmab_buffer_get_dmabuf_fd(read->buffer);
+	if (fd < 0)
+		return false;
+	dmab_buffer_get_layout(read->buffer, &layout);
+	*attribs = (struct dmab_dmabuf_attributes){
+		.fd = fd,
+		.width = layout.width,
+		.height = layout.height,
+		.format = layout.format,
+		/* The broker's storage is linear, and it maps imported dma-bufs as such. */
+		.modifier = DRM_FORMAT_MOD_LINEAR,
+		.n_planes = layout.n_planes,
+	};
+	for (uint32_t i = 0; i < layout.n_planes; i++) {
+		attribs->offset[i] = layout.planes[i].offset;
+		attribs->stride[i] = layout.planes[i].stride;
+	}
+	return true;
+}
+
+void *dmab_server_read_get_writable_data(const struct dmab_server_read *read)
+{
+	if (!read || !read->write || !dmab_server_read_is_ready(read))
+		return NULL;
+	/* The core mapped the storage writable for this bracket. */
+	return (void *)(uintptr_t)read->data;
 }
 
 void dmab_server_read_end(struct dmab_server_read *read)

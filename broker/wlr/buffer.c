@@ -209,7 +209,7 @@ bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer)
 			(void *)buffer);
 		return false;
 	}
-	/* ready may run before this returns: it finds no hold yet and does nothing. */
+	/* ready runs later from the event loop; if the read is ready at once, it finds no hold. */
 	buffer->read = dmab_server_read_begin(buffer->server_buffer, &read_listener, buffer);
 	if (buffer->read == NULL) {
 		wlr_log_errno(WLR_ERROR, "cannot begin the compositor's read of broker buffer %p",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * YUV to XRGB8888 for renderers that cannot sample YUV (pixman has no NV12).
  * Plain C with no wlroots or Wayland types, so that it has unit tests of its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokersink: renders raw video into a ring of broker buffers.
  *

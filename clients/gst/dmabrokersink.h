@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef DMAB_GST_SINK_H
 #define DMAB_GST_SINK_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabrokersrc: imports the ring of a dmabrokersink by its tokens and pushes
  * its frames downstream, in order, each inside a READ bracket.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The broker's formats as GStreamer raw video formats, and the caps of both elements. */
 #ifndef DMAB_GST_FORMATS_H
 #define DMAB_GST_FORMATS_H

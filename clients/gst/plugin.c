@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dmabroker GStreamer plugin: dmabrokersink and dmabrokersrc. */
 #include <gst/gst.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Waiting for a bracket with the element's lock dropped, shared by both elements. */
 #ifndef DMAB_GST_WAIT_H
 #define DMAB_GST_WAIT_H

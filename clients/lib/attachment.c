@@ -236,6 +236,7 @@ int dmab_client_attachment_get_fd(struct dmab_client_attachment *att)
 
 bool dmab_client_attachment_moved(struct dmab_client_attachment *att)
 {
+	client_dispatch_queued(att->buffer->client);
 	return att->moved;
 }
 
@@ -306,6 +307,7 @@ int dmab_client_attachment_begin(struct dmab_client_attachment *att, uint32_t di
 
 bool dmab_client_attachment_is_ready(struct dmab_client_attachment *att)
 {
+	client_dispatch_queued(att->buffer->client);
 	return att->access_state == ACCESS_READY;
 }
 

@@ -181,6 +181,8 @@ void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer)
 		dmab_client_token_destroy(token);
 	if (buffer->wl_buffer != NULL)
 		wl_buffer_destroy(buffer->wl_buffer);
+	if (buffer->app_proxy != NULL)
+		wl_proxy_wrapper_destroy(buffer->app_proxy);
 	if (buffer->proxy != NULL)
 		dmabroker_buffer_v1_destroy(buffer->proxy);
 	wl_display_flush(buffer->client->display);
@@ -196,14 +198,18 @@ void dmab_client_buffer_get_layout(struct dmab_client_buffer *buffer,
 
 struct dmabroker_buffer_v1 *dmab_client_buffer_get_proxy(struct dmab_client_buffer *buffer)
 {
-	return buffer->proxy;
+	if (buffer->app_proxy == NULL && buffer->proxy != NULL)
+		buffer->app_proxy = client_app_wrapper(buffer->proxy);
+	return buffer->app_proxy;
 }
 
 struct wl_buffer *dmab_client_buffer_get_wl_buffer(struct dmab_client_buffer *buffer)
 {
 	if (buffer->wl_buffer == NULL) {
-		buffer->wl_buffer = dmabroker_manager_v1_get_wl_buffer(buffer->client->manager,
-			buffer->proxy);
+		/* The application listens to its release events, on its own queue. */
+		struct dmabroker_manager_v1 *manager = dmab_client_get_manager(buffer->client);
+		buffer->wl_buffer = manager != NULL ?
+			dmabroker_manager_v1_get_wl_buffer(manager, buffer->proxy) : NULL;
 		if (buffer->wl_buffer == NULL)
 			errno = ENOMEM;
 	}

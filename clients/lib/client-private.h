@@ -14,7 +14,14 @@
 struct dmab_client {
 	struct wl_display *display;
 	bool owns_display;
-	struct dmabroker_manager_v1 *manager;
+	/*
+	 * The library's own: every object it makes is on it, and its blocking
+	 * calls dispatch it alone, never the application's default queue.
+	 */
+	struct wl_event_queue *queue;
+	struct wl_display *display_wrapper; /* the display's proxy, on queue */
+	struct dmabroker_manager_v1 *manager; /* on queue */
+	struct dmabroker_manager_v1 *app_manager; /* a wrapper on the default queue, or NULL */
 	uint32_t *formats;
 	size_t formats_len, formats_cap;
 	bool formats_oom;
@@ -28,6 +35,7 @@ struct dmab_client_buffer {
 	struct dmab_client *client;
 	struct wl_list link;
 	struct dmabroker_buffer_v1 *proxy;
+	struct dmabroker_buffer_v1 *app_proxy; /* a wrapper on the default queue, or NULL */
 	struct dmab_client_layout layout;
 	/* The plane events before the next info event. */
 	struct dmab_client_plane pending_planes[DMAB_CLIENT_MAX_PLANES];
@@ -90,11 +98,15 @@ struct dmab_client_token {
 typedef bool (*dmab_client_done_func)(const void *data);
 
 /*
- * Dispatches the default queue until done(data) holds. Returns 0, or -EPROTO
+ * Dispatches the library's queue until done(data) holds. Returns 0, or -EPROTO
  * after a protocol error and -EPIPE after the connection was lost.
  */
 DMAB_CLIENT_HIDDEN int client_wait(struct dmab_client *client, dmab_client_done_func done,
 	const void *data);
+/* Dispatches what the library's queue has read already, for the non-blocking queries. */
+DMAB_CLIENT_HIDDEN void client_dispatch_queued(struct dmab_client *client);
+/* A wrapper of proxy whose new objects go to the application's default queue. */
+DMAB_CLIENT_HIDDEN void *client_app_wrapper(void *proxy);
 /* Flushes unless a batch is open: 0, or a negative errno if the connection failed. */
 DMAB_CLIENT_HIDDEN int client_flush(struct dmab_client *client);
 /* The errno of a display that can no longer dispatch. */

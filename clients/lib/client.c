@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,24 @@ int client_display_errno(struct wl_display *display)
 int client_wait(struct dmab_client *client, dmab_client_done_func done, const void *data)
 {
 	while (!done(data)) {
-		if (wl_display_dispatch(client->display) < 0)
+		if (wl_display_dispatch_queue(client->display, client->queue) < 0)
 			return client_display_errno(client->display);
 	}
 	return 0;
+}
+
+void client_dispatch_queued(struct dmab_client *client)
+{
+	/* An error shows at the next blocking call, which reports it. */
+	wl_display_dispatch_queue_pending(client->display, client->queue);
+}
+
+void *client_app_wrapper(void *proxy)
+{
+	struct wl_proxy *wrapper = wl_proxy_create_wrapper(proxy);
+	if (wrapper != NULL)
+		wl_proxy_set_queue(wrapper, NULL);
+	return wrapper;
 }
 
 int client_flush(struct dmab_client *client)
@@ -162,12 +177,19 @@ static const struct wl_registry_listener registry_listener = {
 /* Binds the manager and collects its format and limits events. */
 static int client_bind(struct dmab_client *client)
 {
-	struct wl_registry *registry = wl_display_get_registry(client->display);
+	client->queue = wl_display_create_queue(client->display);
+	if (client->queue == NULL)
+		return -ENOMEM;
+	client->display_wrapper = wl_proxy_create_wrapper(client->display);
+	if (client->display_wrapper == NULL)
+		return -ENOMEM;
+	wl_proxy_set_queue((struct wl_proxy *)client->display_wrapper, client->queue);
+	struct wl_registry *registry = wl_display_get_registry(client->display_wrapper);
 	if (registry == NULL)
 		return -ENOMEM;
 	wl_registry_add_listener(registry, &registry_listener, client);
 	int ret = 0;
-	if (wl_display_roundtrip(client->display) < 0) {
+	if (wl_display_roundtrip_queue(client->display, client->queue) < 0) {
 		ret = client_display_errno(client->display);
 		goto out;
 	}
@@ -175,7 +197,7 @@ static int client_bind(struct dmab_client *client)
 		ret = -ENODEV;
 		goto out;
 	}
-	if (wl_display_roundtrip(client->display) < 0) {
+	if (wl_display_roundtrip_queue(client->display, client->queue) < 0) {
 		ret = client_display_errno(client->display);
 		goto out;
 	}
@@ -227,13 +249,22 @@ void dmab_client_destroy(struct dmab_client *client)
 	struct dmab_client_buffer *buffer, *tmp;
 	wl_list_for_each_safe(buffer, tmp, &client->buffers, link)
 		dmab_client_buffer_destroy(buffer);
+	if (client->app_manager != NULL)
+		wl_proxy_wrapper_destroy(client->app_manager);
 	if (client->manager != NULL)
 		dmabroker_manager_v1_destroy(client->manager);
 	free(client->formats);
-	if (client->owns_display)
+	if (client->display_wrapper != NULL)
+		wl_proxy_wrapper_destroy(client->display_wrapper);
+	if (client->owns_display) {
+		if (client->queue != NULL)
+			wl_event_queue_destroy(client->queue);
 		wl_display_disconnect(client->display);
-	else
+	} else {
 		wl_display_flush(client->display);
+		if (client->queue != NULL)
+			wl_event_queue_destroy(client->queue);
+	}
 	free(client);
 }
 
@@ -244,7 +275,9 @@ struct wl_display *dmab_client_get_display(struct dmab_client *client)
 
 struct dmabroker_manager_v1 *dmab_client_get_manager(struct dmab_client *client)
 {
-	return client->manager;
+	if (client->app_manager == NULL)
+		client->app_manager = client_app_wrapper(client->manager);
+	return client->app_manager;
 }
 
 const uint32_t *dmab_client_get_formats(struct dmab_client *client, size_t *len)
@@ -258,16 +291,50 @@ void dmab_client_get_limits(struct dmab_client *client, struct dmab_client_limit
 	*limits = client->limits;
 }
 
+/*
+ * What the library's queue has already, first: blocking in poll for events
+ * that were read already would wait for nothing.
+ */
 int dmab_client_dispatch(struct dmab_client *client)
 {
-	if (wl_display_dispatch(client->display) < 0)
+	struct wl_display *display = client->display;
+	int ret = wl_display_dispatch_queue_pending(display, client->queue);
+	if (ret != 0)
+		return ret < 0 ? client_display_errno(display) : 0;
+	if (wl_display_prepare_read(display) != 0)
+		goto dispatch;
+	if (wl_display_flush(display) < 0 && errno != EAGAIN) {
+		wl_display_cancel_read(display);
+		return client_display_errno(display);
+	}
+	struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
+	while (poll(&pfd, 1, -1) < 0) {
+		if (errno != EINTR) {
+			wl_display_cancel_read(display);
+			return -errno;
+		}
+	}
+	if (wl_display_read_events(display) < 0)
+		return client_display_errno(display);
+dispatch:
+	if (wl_display_dispatch_pending(display) < 0 ||
+			wl_display_dispatch_queue_pending(display, client->queue) < 0)
+		return client_display_errno(display);
+	return 0;
+}
+
+/* The sync's done follows every earlier event, which are then in one of the queues. */
+int dmab_client_roundtrip(struct dmab_client *client)
+{
+	if (wl_display_roundtrip(client->display) < 0 ||
+			wl_display_dispatch_queue_pending(client->display, client->queue) < 0)
 		return client_display_errno(client->display);
 	return 0;
 }
 
-int dmab_client_roundtrip(struct dmab_client *client)
+int dmab_client_dispatch_pending(struct dmab_client *client)
 {
-	if (wl_display_roundtrip(client->display) < 0)
+	if (wl_display_dispatch_queue_pending(client->display, client->queue) < 0)
 		return client_display_errno(client->display);
 	return 0;
 }

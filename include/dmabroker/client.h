@@ -2,9 +2,14 @@
 /*
  * libdmabroker-client: the client side of dmabroker-v1.
  *
- * Blocking calls (create, import, share, map, begin) dispatch the default
- * event queue until their answer arrives, so other objects keep working
- * meanwhile. Every fd the library receives is close-on-exec. On a real
+ * The library's objects live on an event queue of its own (wl_event_queue,
+ * with proxy wrappers, as Mesa's WSI does). Blocking calls (create, import,
+ * share, map, begin) dispatch that queue alone until their answer arrives:
+ * they never dispatch the application's default queue, whose events wait for
+ * the application's own dispatch. The non-blocking queries (is_ready, moved)
+ * dispatch what the library's queue has read already, so an application that
+ * reads the display in its own loop sees them change. Every fd the library
+ * receives is close-on-exec. On a real
  * dma-buf, begin and end also issue DMA_BUF_IOCTL_SYNC, restarting on EINTR
  * and EAGAIN.
  *
@@ -57,12 +62,22 @@ struct dmab_client *dmab_client_create(struct wl_display *display);
 /* Destroys every object the library made; disconnects if it connected. NULL is a no-op. */
 void dmab_client_destroy(struct dmab_client *client);
 struct wl_display *dmab_client_get_display(struct dmab_client *client);
+/*
+ * A wrapper of the library's manager on the default queue: objects made
+ * through it are the application's, on its queue. No listener can be added.
+ */
 struct dmabroker_manager_v1 *dmab_client_get_manager(struct dmab_client *client);
 const uint32_t *dmab_client_get_formats(struct dmab_client *client, size_t *len);
 void dmab_client_get_limits(struct dmab_client *client, struct dmab_client_limits *limits);
-/* Dispatches the default queue once (blocking) / until the server answers. */
+/*
+ * For programs without an event loop of their own: both dispatch the library's
+ * queue and the default queue, once (blocking until events arrive, unless the
+ * library's queue has some) / until the server answered what was sent.
+ */
 int dmab_client_dispatch(struct dmab_client *client);
 int dmab_client_roundtrip(struct dmab_client *client);
+/* Dispatches the events the library's queue has read already, without blocking. */
+int dmab_client_dispatch_pending(struct dmab_client *client);
 /*
  * Batching. begin_async, end and set_acquire_fence each flush the connection
  * (one sendmsg) on their own. Between batch_begin and batch_end they only
@@ -116,8 +131,12 @@ struct dmab_client_buffer *dmab_client_buffer_import_planar_fd(struct dmab_clien
 void dmab_client_buffer_destroy(struct dmab_client_buffer *buffer);
 void dmab_client_buffer_get_layout(struct dmab_client_buffer *buffer,
 	struct dmab_client_layout *layout);
+/* A wrapper on the default queue, like dmab_client_get_manager's. */
 struct dmabroker_buffer_v1 *dmab_client_buffer_get_proxy(struct dmab_client_buffer *buffer);
-/* Made on first use, destroyed with the buffer. */
+/*
+ * Made on first use, on the default queue (its release events are the
+ * application's), destroyed with the buffer.
+ */
 struct wl_buffer *dmab_client_buffer_get_wl_buffer(struct dmab_client_buffer *buffer);
 /*
  * Waits for the fence object's fd: a socket or a sync_file that is readable

@@ -8,7 +8,8 @@
 #   - compositor.c + report.cpp, an out-of-tree libwayland compositor embedding the broker,
 #     one of whose translation units is C++ (libdmabroker-server);
 #   - the program of doc/integration.md, a wlroots compositor with the adapter
-#     (libdmabroker-wlr), where the install is for the wlroots it is written for;
+#     (libdmabroker-wlr), where the install is for the wlroots it is written for, and
+#     every other code block of that guide, compiled as a translation unit;
 # and runs each compositor with the client against it. Also checks that the headers are
 # reachable as <dmabroker/...> only, and that the protocol XML is at ${pkgdatadir}.
 #
@@ -58,9 +59,13 @@ else
 	fail "protocol XML" "$xml missing"
 fi
 soname=$(readelf -d "$LIBDIR/libdmabroker-server.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+# Into a variable first: grep -q exits at the first match, and under pipefail the
+# SIGPIPE that objdump then gets would fail the test depending on the symbols' order.
+dynsyms=$(objdump -T "$LIBDIR/libdmabroker-server.so")
 if [[ $soname == libdmabroker-server.so.0 ]] &&
-	objdump -T "$LIBDIR/libdmabroker-server.so" | grep -q 'DMABROKER_SERVER_0 *dmab_server_create'; then
-	pass "SONAME $soname, symbols versioned DMABROKER_SERVER_0"
+	grep -q 'DMABROKER_SERVER_0 *dmab_server_create' <<<"$dynsyms" &&
+	grep -q 'DMABROKER_SERVER_0\.2 *dmab_server_get_events' <<<"$dynsyms"; then
+	pass "SONAME $soname, symbols versioned DMABROKER_SERVER_0 and _0.2"
 else
 	fail "SONAME and symbol versions" "soname '$soname'"
 fi
@@ -97,6 +102,26 @@ else
 	echo "ok - build guide # SKIP doc/integration.md is written for wlroots-0.18;" \
 		"this install is for ${wlroots_pc:-no wlroots}"
 fi
+
+# Every other ```c block of doc/integration.md compiles too, as a translation unit of a
+# compositor built against the install; those that include wlroots headers need an install
+# with libdmabroker-wlr.
+awk '/^```c$/ { n++; if (n > 1) { file = sprintf("guide-block-%02d.c", n) }; next }
+	/^```$/ { file = ""; next } file != "" { print > file }' "$SRC/doc/integration.md"
+for block in guide-block-*.c; do
+	[[ -e $block ]] || continue
+	pcs="libdmabroker-server wayland-server libdrm"
+	if grep -q '#include <wlr/' "$block"; then
+		if [[ -z $wlroots_pc ]]; then
+			echo "ok - build ${block%.c} # SKIP it includes wlroots headers; no libdmabroker-wlr"
+			continue
+		fi
+		pcs="$pcs libdmabroker-wlr"
+	fi
+	# shellcheck disable=SC2046,SC2086
+	build "${block%.c}" $CC $CFLAGS -c "$block" -o "${block%.c}.o" $(pkg-config --cflags $pcs) ||
+		true
+done
 
 run_pair() { # run_pair COMPOSITOR: the client against it
 	local compositor=$1 runtime line status=0 pid

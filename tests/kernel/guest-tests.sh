@@ -256,6 +256,7 @@ FENCE_COMPOSITOR=$(locate "${DMAB_GUEST_FENCE_COMPOSITOR:-}" \
 	"$BUILD_DIR/tests/kernel/fence-compositor")
 LINUX_DMABUF_CHECK=$(locate "${DMAB_GUEST_LINUX_DMABUF_CHECK:-}" \
 	"$BUILD_DIR/tests/kernel/linux-dmabuf-check")
+EGL_IMPORT=$(locate "${DMAB_GUEST_EGL_IMPORT:-}" "$BUILD_DIR/tests/kernel/egl-import")
 # what test-e2e, fence-compositor and linux-dmabuf-check run, by the variables they read
 export DMABROKERD DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
 DMABROKERD=$(locate "${DMAB_GUEST_DMABROKERD:-}" "$BUILD_DIR/broker/dmabrokerd")
@@ -287,6 +288,8 @@ done
 register fence-compositor t_markers "$FENCE_COMPOSITOR"
 # a zwp_linux_dmabuf_v1 client's own udmabuf, composited by dmabrokerd
 register linux-dmabuf t_markers "$LINUX_DMABUF_CHECK"
+# Mesa's surfaceless EGL imports a compositor read's dma-buf, per backend (optional build)
+register egl-import t_markers "$EGL_IMPORT" udmabuf dma-heap "drm-dumb:$VGEM_CARD"
 
 # 5. hooks: every executable tests/kernel/guest.d/*.sh (see guest.d/README)
 for hook in "$SOURCE_DIR"/tests/kernel/guest.d/*.sh; do

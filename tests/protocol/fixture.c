@@ -141,6 +141,16 @@ static void destroy_server_task(void *data)
 	f->server = NULL;
 }
 
+struct dmab_server *fixture_server(struct fixture *f)
+{
+	return f->server;
+}
+
+struct wl_display *fixture_server_display(struct fixture *f)
+{
+	return f->display;
+}
+
 void fixture_destroy_server(struct fixture *f)
 {
 	fixture_run(f, destroy_server_task, f);

@@ -44,6 +44,9 @@ struct fixture *fixture_create(const struct fixture_options *options);
 /* Disconnects every client left, stops the server thread, destroys the server. */
 void fixture_destroy(struct fixture *f);
 const char *fixture_allocator_name(const struct fixture *f);
+/* The server (NULL once destroyed) and its display: server thread only. */
+struct dmab_server *fixture_server(struct fixture *f);
+struct wl_display *fixture_server_display(struct fixture *f);
 
 typedef void (*fixture_task_func)(void *data);
 /* Runs func(data) on the server thread and returns after it ran. */

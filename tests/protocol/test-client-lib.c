@@ -262,3 +262,60 @@ DMAB_TEST(server_destroyed_under_live_clients)
 	ROUNDTRIP(c->display);
 	fixture_destroy(f);
 }
+
+static void count_done(void *data, struct wl_callback *callback, uint32_t serial)
+{
+	(*(int *)data)++;
+	wl_callback_destroy(callback);
+}
+
+static const struct wl_callback_listener count_done_listener = { .done = count_done };
+
+/*
+ * An application whose default queue is dispatched elsewhere (its toolkit's
+ * loop): the library's blocking calls leave the events of that queue alone.
+ */
+DMAB_TEST(client_blocking_calls_never_dispatch_the_default_queue)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_connect(f);
+	int done = 0;
+	/* Answered while the library binds, and after each of its requests below. */
+	wl_callback_add_listener(wl_display_sync(c->display), &count_done_listener, &done);
+	struct dmab_client *client = dmab_client_create(c->display);
+	CHECK(client != NULL);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(client, 16, 16, ARGB, 0,
+		"queues");
+	CHECK(buffer != NULL);
+	struct dmab_client_attachment *att = dmab_client_attachment_create(buffer, RW, NULL);
+	CHECK(att != NULL);
+	wl_callback_add_listener(wl_display_sync(c->display), &count_done_listener, &done);
+	CHECK_EQ(dmab_client_attachment_map(att, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(att, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_end(att), 0);
+	struct dmab_client_token *token = dmab_client_token_create(buffer, RW);
+	CHECK(token != NULL);
+	CHECK_EQ(done, 0);
+
+	/* The application's own dispatch runs them. */
+	CHECK(wl_display_dispatch_pending(c->display) >= 0);
+	CHECK_EQ(done, 2);
+
+	/* A bracket begun without waiting: the application's loop reads its ready. */
+	CHECK_EQ(dmab_client_attachment_begin_async(att, WRITE), 0);
+	ROUNDTRIP(c->display);
+	CHECK(dmab_client_attachment_is_ready(att));
+	CHECK_EQ(dmab_client_attachment_end(att), 0);
+	CHECK_EQ(dmab_client_dispatch_pending(client), 0);
+
+	/* Objects made through the library's proxies are the application's. */
+	struct raw_token raw = {0};
+	raw_token_listen(&raw, dmabroker_buffer_v1_share(dmab_client_buffer_get_proxy(buffer),
+		RW));
+	ROUNDTRIP(c->display);
+	CHECK(raw.have_token);
+	dmabroker_token_v1_destroy(raw.proxy);
+
+	dmab_client_destroy(client);
+	fixture_destroy(f);
+}

@@ -5,6 +5,7 @@
  * Server-side calls run on the server thread through fixture_run.
  */
 #include <drm_fourcc.h>
+#include <sys/mman.h>
 #include <wayland-server.h>
 
 #include "fixture.h"
@@ -25,6 +26,8 @@ struct compositor {
 	struct dmab_pixels layout;
 	struct dmab_server_read *read;
 	int ready_calls;
+	int ready_calls_inside_begin; /* the re-entrancy the API rules out */
+	bool in_begin;
 	bool ready;
 	bool pixels_match;
 	struct dmab_pixels pixels;
@@ -34,6 +37,8 @@ static void on_ready(struct dmab_server_read *read, void *data)
 {
 	struct compositor *comp = data;
 	comp->ready_calls++;
+	if (comp->in_begin)
+		comp->ready_calls_inside_begin++;
 }
 
 static const struct dmab_server_read_listener listener = { .ready = on_ready };
@@ -50,7 +55,9 @@ static void begin_task(void *data)
 	if (buffer == NULL)
 		return;
 	dmab_server_buffer_get_layout(buffer, &comp->layout);
+	comp->in_begin = true;
 	comp->read = dmab_server_read_begin(buffer, &listener, comp);
+	comp->in_begin = false;
 	comp->ready = comp->read != NULL && dmab_server_read_is_ready(comp->read);
 }
 
@@ -69,6 +76,15 @@ static void query_task(void *data)
 static void end_task(void *data)
 {
 	struct compositor *comp = data;
+	dmab_server_read_end(comp->read);
+	comp->read = NULL;
+}
+
+static void begin_and_end_task(void *data)
+{
+	struct compositor *comp = data;
+	begin_task(comp);
+	CHECK(comp->read != NULL);
 	dmab_server_read_end(comp->read);
 	comp->read = NULL;
 }
@@ -128,6 +144,140 @@ DMAB_TEST(compositor_reads_inside_a_bracket)
 	CHECK(dispatch_until(c->display, att_ready, writer, 1000));
 	CHECK_EQ(dmab_client_attachment_end(writer), 0);
 	fixture_destroy(f);
+}
+
+static void noop_task(void *data)
+{
+}
+
+/*
+ * A buffer nobody writes is ready at once: begin returns a ready read, and the
+ * ready callback runs after it, from the event loop.
+ */
+DMAB_TEST(compositor_ready_never_runs_inside_read_begin)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, 0, "idle");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_task, &comp);
+	CHECK(comp.read != NULL);
+	CHECK(comp.ready);
+	CHECK_EQ(comp.ready_calls_inside_begin, 0);
+	/* The idle source runs before the loop waits again. */
+	fixture_run(f, noop_task, NULL);
+	fixture_run(f, noop_task, NULL);
+	CHECK_EQ(comp.ready_calls, 1);
+	CHECK_EQ(comp.ready_calls_inside_begin, 0);
+	fixture_run(f, end_task, &comp);
+	dmab_client_buffer_destroy(buffer);
+	fixture_destroy(f);
+}
+
+/* A read ended before its deferred ready ran never calls it. */
+DMAB_TEST(compositor_read_ended_at_once_calls_no_ready)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, 0, "short");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_and_end_task, &comp);
+	fixture_run(f, noop_task, NULL);
+	fixture_run(f, noop_task, NULL);
+	CHECK_EQ(comp.ready_calls, 0);
+	dmab_client_buffer_destroy(buffer);
+	fixture_destroy(f);
+}
+
+struct dmabuf_query {
+	struct dmab_server_read *read;
+	bool have;
+	struct dmab_dmabuf_attributes attribs;
+	bool pixels_match;
+};
+
+/* Maps the dma-buf the way a GPU importer would see it, and checks the pattern. */
+static void dmabuf_query_task(void *data)
+{
+	struct dmabuf_query *q = data;
+	q->have = dmab_server_read_get_dmabuf(q->read, &q->attribs);
+	q->pixels_match = false;
+	if (!q->have)
+		return;
+	size_t len = (size_t)q->attribs.offset[0] + (size_t)q->attribs.stride[0] * HEIGHT;
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, q->attribs.fd, 0);
+	if (map == MAP_FAILED)
+		return;
+	q->pixels_match = pattern_check((const char *)map + q->attribs.offset[0],
+		q->attribs.stride[0], ROW, HEIGHT, SEED);
+	munmap(map, len);
+}
+
+/*
+ * A GPU renderer's view of a read: on dma-buf storage, the dma-buf with one
+ * LINEAR plane whose attributes are the client's mapping; on memfd, none.
+ */
+DMAB_TEST(compositor_read_gives_the_dmabuf_attributes)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_client(f);
+	struct dmab_client_buffer *buffer = dmab_client_buffer_create(c->client, WIDTH, HEIGHT,
+		ARGB, DMABROKER_MANAGER_V1_USAGE_COMPOSITE, "gpu");
+	CHECK(buffer != NULL);
+	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
+	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
+	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	pattern_fill(dmab_client_attachment_get_data(writer),
+		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	bool dmabuf = dmab_client_attachment_get_map_flags(writer) &
+		DMABROKER_ATTACHMENT_V1_MAP_FLAGS_DMABUF;
+
+	struct compositor comp = {
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+	fixture_run(f, begin_task, &comp);
+	CHECK(comp.ready);
+	struct dmabuf_query q = { .read = comp.read };
+	fixture_run(f, dmabuf_query_task, &q);
+	if (!dmabuf) {
+		CHECK(!q.have);
+	} else {
+		CHECK(q.have);
+		CHECK_EQ(q.attribs.n_planes, 1);
+		CHECK_EQ(q.attribs.modifier, DRM_FORMAT_MOD_LINEAR);
+		CHECK_EQ(q.attribs.format, ARGB);
+		CHECK_EQ(q.attribs.width, WIDTH);
+		CHECK_EQ(q.attribs.height, HEIGHT);
+		CHECK_EQ(q.attribs.stride[0], dmab_client_attachment_get_stride(writer));
+		CHECK(q.pixels_match);
+	}
+	fixture_run(f, end_task, &comp);
+	/* Not after the read ended. */
+	struct dmabuf_query ended = { .read = NULL };
+	fixture_run(f, dmabuf_query_task, &ended);
+	CHECK(!ended.have);
+	dmab_client_buffer_destroy(buffer);
+	fixture_destroy(f);
+	if (!dmabuf)
+		dmab_test_skip("allocator %s gives no dma-buf: checked only that none is given",
+			dmab_test_allocator());
 }
 
 /* The read holds the storage even when the client lets go of everything. */

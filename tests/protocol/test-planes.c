@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every format and its planes over the wire: the plane events of info and of
  * mapped, a pattern written into every plane by one client and read by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-yuv: what the compositor's YUV conversion (broker/wlr/yuv.c) costs per
  * frame, once per commit. Prints milliseconds per frame for each format at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Formats and their planes: the layout plan, import checks, admission and migration. */
 #include <drm_fourcc.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The compositor's YUV to XRGB8888 conversion (broker/wlr/yuv.c), without wlroots. */
 #include <drm_fourcc.h>
 #include <stdlib.h>
