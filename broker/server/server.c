@@ -271,6 +271,9 @@ const char *dmab_server_last_error(void)
 }
 
 static void log_stderr(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args) __attribute__((format(printf, 2, 0)));
+
+static void log_stderr(enum dmab_server_log_importance importance, const char *fmt,
 	va_list args)
 {
 	if (importance > DMAB_SERVER_LOG_INFO) {
