@@ -324,6 +324,9 @@ static struct {
 } logged;
 
 static void capture_log(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args) __attribute__((format(printf, 2, 0)));
+
+static void capture_log(enum dmab_server_log_importance importance, const char *fmt,
 	va_list args)
 {
 	logged.calls++;
