@@ -160,6 +160,29 @@ static void fail_attachment(struct dmab_attachment *att, const struct dmab_failu
 	release_fence(fence);
 }
 
+typedef bool (*att_select_func)(const struct dmab_attachment *att, const void *data);
+
+/* Fails every live attachment that select picks; their callbacks may change the list. */
+static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
+	const struct dmab_failure *fail)
+{
+	dmab_buffer_ref(buffer);
+	bool found = true;
+	while (found) {
+		found = false;
+		struct dmab_attachment *att;
+		dmab_list_for_each(att, &buffer->attachments, link) {
+			if (att->state != ATT_DEFUNCT && select(att, data)) {
+				fail_attachment(att, fail);
+				found = true;
+				break;
+			}
+		}
+	}
+	dmab_buffer_process(buffer);
+	dmab_buffer_unref(buffer);
+}
+
 /* --- the steps of dmab_buffer_process --- */
 
 static struct dmab_attachment *first_in_state(struct dmab_buffer *buffer, enum att_state state)
@@ -269,11 +292,6 @@ static void start_draining(struct dmab_buffer *buffer)
 	dmab_buffer_ref(buffer);
 }
 
-
-typedef bool (*att_select_func)(const struct dmab_attachment *att, const void *data);
-static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
-	const struct dmab_failure *fail);
-
 static bool select_unfitting(const struct dmab_attachment *att, const void *data)
 {
 	return !dmab_storage_fits(att->buffer, att);
@@ -367,27 +385,6 @@ void dmab_buffer_process(struct dmab_buffer *buffer)
 }
 
 /* --- authority: revocation and preemption --- */
-
-/* Fails every live attachment that select picks; their callbacks may change the list. */
-static void fail_selected(struct dmab_buffer *buffer, att_select_func select, const void *data,
-	const struct dmab_failure *fail)
-{
-	dmab_buffer_ref(buffer);
-	bool found = true;
-	while (found) {
-		found = false;
-		struct dmab_attachment *att;
-		dmab_list_for_each(att, &buffer->attachments, link) {
-			if (att->state != ATT_DEFUNCT && select(att, data)) {
-				fail_attachment(att, fail);
-				found = true;
-				break;
-			}
-		}
-	}
-	dmab_buffer_process(buffer);
-	dmab_buffer_unref(buffer);
-}
 
 static bool select_cut(const struct dmab_attachment *att, const void *data)
 {

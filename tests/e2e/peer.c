@@ -79,7 +79,7 @@ static struct dmab_client_attachment *mapped(struct dmab_client_buffer *buffer,
 	return att;
 }
 
-/* Dispatches the display for ms milliseconds, or until *stop holds. */
+/* Dispatches the display for ms milliseconds, or until *presented reaches until. */
 static void dispatch_for(struct wl_display *display, int ms, const uint64_t *presented,
 	uint64_t until)
 {
