@@ -413,7 +413,8 @@ static bool owner_writer(const struct dmab_attachment *att)
 static bool select_blocker(const struct dmab_attachment *att, const void *data)
 {
 	const struct dmab_attachment *writer = data;
-	if (att->grant == NULL || !in_bracket(att->state)) {
+	/* A fence callback of an earlier failure may have granted the writer already. */
+	if (writer->state != ATT_WAITING || att->grant == NULL || !in_bracket(att->state)) {
 		return false;
 	}
 	if (att->state == ATT_HELD) {
