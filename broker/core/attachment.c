@@ -666,7 +666,7 @@ bool dmab_attachment_begin_access(struct dmab_attachment *att, uint32_t dir,
 	bool waits = !dmab_list_empty(&buffer->waiters) || !grantable(buffer, dir);
 	att->access_serial++;
 	att->dir = dir;
-	att->wait_start = dmab_core_now(core);
+	att->wait_start = dmab_core_now_ms(core);
 	att_enter(att, ATT_WAITING);
 	if (waits && owner_writer(att)) {
 		dmab_core_arm(core, att->wait_start + core->max_hold_ms);

@@ -120,7 +120,7 @@ void dmab_core_destroy(struct dmab_core *core)
 	free(core);
 }
 
-uint64_t dmab_core_now(struct dmab_core *core)
+uint64_t dmab_core_now_ms(struct dmab_core *core)
 {
 	if (core->hooks.now_ms != NULL) {
 		return core->hooks.now_ms(core->hooks.data);
@@ -143,7 +143,7 @@ void dmab_core_arm(struct dmab_core *core, uint64_t deadline)
 
 void dmab_core_handle_timer(struct dmab_core *core)
 {
-	uint64_t now = dmab_core_now(core);
+	uint64_t now = dmab_core_now_ms(core);
 	uint64_t next;
 	core->timer_deadline = 0;
 again:

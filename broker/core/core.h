@@ -265,6 +265,8 @@ uint32_t dmab_format_plane_rows(const struct dmab_format_desc *desc, uint32_t i,
  * max_hold_ms, and arms the timer for the next deadline.
  */
 void dmab_core_handle_timer(struct dmab_core *core);
+/* The core's clock in milliseconds, the one its timer deadlines are in. */
+uint64_t dmab_core_now_ms(struct dmab_core *core);
 
 /* --- accounts: one per client connection --- */
 

@@ -271,7 +271,6 @@ bool dmab_grant_is_cut(const struct dmab_grant *grant);
  * if it did (callbacks ran); returns the next deadline, or 0.
  */
 uint64_t dmab_buffer_expire_waits(struct dmab_buffer *buffer, uint64_t now, bool *preempted);
-uint64_t dmab_core_now(struct dmab_core *core);
 enum dmab_attachment_state dmab_attachment_stats_state(const struct dmab_attachment *att);
 /* Arms the core's timer for deadline if it is earlier than the armed one. */
 void dmab_core_arm(struct dmab_core *core, uint64_t deadline);

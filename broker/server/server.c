@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
 
@@ -324,13 +323,11 @@ static int handle_timer(void *data)
 static void arm_timer(void *data, uint64_t deadline_ms)
 {
 	struct dmab_server *server = data;
-	struct timespec ts;
 	uint64_t now;
 	int delay = 0;
 
 	if (deadline_ms != 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		now = dmab_core_now_ms(server->core);
 		/* 0 disarms a libwayland timer: a deadline that has passed fires in 1 ms. */
 		delay = deadline_ms > now ? (int)(deadline_ms - now) : 1;
 	}
