@@ -148,20 +148,23 @@ static struct shape committed_shape(const struct dmab_buffer *buffer,
 	return (struct shape){ &buffer->layout, others.contiguous };
 }
 
-/* row_alignment holds for the rows, and so for the stride, of every plane. */
-static bool strides_aligned(const struct dmab_layout *layout, uint32_t align)
+/*
+ * row_alignment must hold for the rows, and so for the stride, of every plane:
+ * the first plane that breaks it, or -1.
+ */
+static int misaligned_plane(const struct dmab_layout *layout, uint32_t align)
 {
 	for (uint32_t i = 0; i < layout->n_planes; i++) {
 		if (layout->planes[i].stride % align != 0) {
-			return false;
+			return (int)i;
 		}
 	}
-	return true;
+	return -1;
 }
 
 static bool shape_meets(const struct shape *shape, const struct collated *c)
 {
-	return strides_aligned(shape->layout, c->row_alignment) &&
+	return misaligned_plane(shape->layout, c->row_alignment) < 0 &&
 		(!c->contiguous || shape->contiguous);
 }
 
@@ -191,14 +194,13 @@ static bool admit_imported(const struct dmab_buffer *buffer, const struct collat
 			"imported storage is not known to be contiguous");
 		return false;
 	}
-	for (uint32_t i = 0; i < buffer->layout.n_planes; i++) {
-		uint32_t stride = buffer->layout.planes[i].stride;
-		if (stride % c->row_alignment != 0) {
-			dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
-				"imported stride %" PRIu32 " of plane %" PRIu32 " is not a multiple "
-				"of row_alignment %" PRIu32, stride, i, c->row_alignment);
-			return false;
-		}
+	int plane = misaligned_plane(&buffer->layout, c->row_alignment);
+	if (plane >= 0) {
+		dmab_failure_set(fail, DMAB_REASON_UNSATISFIABLE,
+			"imported stride %" PRIu32 " of plane %d is not a multiple "
+			"of row_alignment %" PRIu32, buffer->layout.planes[plane].stride, plane,
+			c->row_alignment);
+		return false;
 	}
 	return true;
 }
