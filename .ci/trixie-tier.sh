@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# trixie-tier.sh OUT_DIR - build and test the tree on Debian 13 (trixie) in a chroot.
+# trixie-tier.sh [--bench] OUT_DIR - build and test the tree on Debian 13 (trixie) in a chroot.
 #
 # Builds (once) a trixie root with mmdebstrap from Debian's archive, with the packages of
 # .ci/packages/trixie, and caches it under ~/.cache/dmabroker/trixie/ (like
@@ -11,6 +11,10 @@
 # and weston-simple-shm, fuzz-corpus); the same suites on a gcc ASan+UBSan build; then
 # the install test (tests/install/run.sh). The test logs are copied to
 # OUT_DIR/trixie-{gcc,clang,asan}-testlog.json for .ci/summary.py.
+#
+# With --bench, it instead makes a release build and runs dmab-bench (the wlroots 0.18
+# daemon against wl_shm through the same daemon) into OUT_DIR/trixie-bench.json; the
+# arguments of DMAB_BENCH_ARGS (default "--scale 0x0") are passed to dmab-bench.
 #
 # The root is rebuilt when .ci/packages/trixie changes (its hash names the cache entry).
 #
@@ -23,7 +27,12 @@ readonly PROG=${0##*/}
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 log() { echo "$PROG: $*" >&2; }
 
-[[ $# -eq 1 ]] || die "usage: $PROG OUT_DIR"
+BENCH=0
+if [[ ${1:-} == --bench ]]; then
+	BENCH=1
+	shift
+fi
+[[ $# -eq 1 ]] || die "usage: $PROG [--bench] OUT_DIR"
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -97,7 +106,24 @@ bash /src/tests/install/run.sh /build/gcc /build/install || status=1
 exit $status
 EOF
 
-log "building and testing in trixie (gcc, then clang)"
+# Runs inside the chroot instead of INNER with --bench.
+read -r -d '' INNER_BENCH <<'EOF' || true
+set -euo pipefail
+export HOME=/root LANG=C.UTF-8 DMAB_KERNEL_FETCH=0
+cd /src
+meson setup /build/release --buildtype=release -Dtests=false >/out/trixie-bench-setup.log 2>&1 ||
+	{ cat /out/trixie-bench-setup.log; exit 1; }
+ninja -C /build/release -j2 >/out/trixie-bench-build.log 2>&1 ||
+	{ tail -n 60 /out/trixie-bench-build.log; exit 1; }
+# shellcheck disable=SC2086 # DMAB_BENCH_ARGS is a list of words
+/build/release/clients/bench/dmab-bench $DMAB_BENCH_ARGS -o /out/trixie-bench.json
+EOF
+if [[ $BENCH == 1 ]]; then
+	INNER="export DMAB_BENCH_ARGS='${DMAB_BENCH_ARGS:---scale 0x0}'; $INNER_BENCH"
+	log "benchmarking the wlroots 0.18 daemon in trixie"
+else
+	log "building and testing in trixie (gcc, then clang)"
+fi
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount --propagation private -- sh -c '
 	set -e
