@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmab-tinywl: the smallest wlroots compositor that embeds the dmabroker
- * broker, in the spirit of wlroots' tinywl. doc/integration.md walks through
- * it line by line; CI runs it headless with dmab-paint and checks its
- * screenshots pixel by pixel.
+ * dmab-tinywl: a wlroots compositor with the dmabroker broker embedded, as
+ * small as wlroots' tinywl. doc/integration.md walks through all of it; CI
+ * runs it headless with dmab-paint and checks its screenshots pixel by pixel.
  *
  * It shows every xdg toplevel at the top-left corner of one headless output,
- * newest on top; it has no input, no popups and no window management. It
- * builds against wlroots 0.15 (Debian 12) and 0.18 (Debian 13): the few calls
- * that differ are under #if WLR_VERSION_MINOR.
+ * the newest on top: no input, no popups, no window management. It builds
+ * against wlroots 0.15 (Debian 12) and 0.18 (Debian 13); the calls that
+ * differ are under #if WLR_VERSION_MINOR. Build it with
  *
  *   wayland-scanner server-header \
- *       "$(pkg-config --variable=pkgdatadir wayland-protocols)/stable/xdg-shell/xdg-shell.xml" \
+ *       $(pkg-config --variable=pkgdatadir wayland-protocols)/stable/xdg-shell/xdg-shell.xml \
  *       xdg-shell-protocol.h
- *   cc -I. dmab-tinywl.c -o dmab-tinywl $(pkg-config --cflags --libs libdmabroker-wlr)
+ *   cc -I. dmab-tinywl.c -o dmab-tinywl \
+ *       $(pkg-config --cflags --libs libdmabroker-wlr wayland-server)
  *
  * Usage: dmab-tinywl [ALLOCATOR]. It prints WAYLAND_DISPLAY=name once clients
  * can connect, and exits on SIGTERM or SIGINT.
@@ -43,7 +43,7 @@
 #endif
 
 #include <dmabroker/server.h>
-#include <dmabroker/wlr.h>
+#include <dmabroker/wlr.h> /* needs -DWLR_USE_UNSTABLE: pkg-config adds it */
 
 #define OUTPUT_WIDTH 640
 #define OUTPUT_HEIGHT 480
@@ -53,11 +53,11 @@ struct tinywl {
 	struct wlr_backend *backend;
 	struct wlr_renderer *renderer;
 	struct wlr_allocator *allocator;
+	struct wlr_compositor *compositor;
 	struct wlr_output_layout *output_layout;
 	struct wlr_scene *scene;
-	struct wlr_scene_output *scene_output;
-	struct wl_listener new_output, output_frame, output_destroy;
-	struct wl_listener new_xdg_surface;
+	struct wlr_scene_output *scene_output; /* of the one headless output */
+	struct wl_listener new_output, output_frame, output_destroy, new_toplevel;
 
 	struct dmab_server *broker;
 	struct dmab_wlr_adapter *adapter;
@@ -70,7 +70,7 @@ static void output_handle_frame(struct wl_listener *listener, void *data)
 	struct tinywl *server = wl_container_of(listener, server, output_frame);
 	struct timespec now;
 
-	/* Renders the damaged part of the scene, broker buffers included, and commits it. */
+	/* Draws what changed in the scene, broker buffers included, and commits it. */
 #if WLR_VERSION_MINOR >= 18
 	wlr_scene_output_commit(server->scene_output, NULL);
 #else
@@ -86,10 +86,10 @@ static void output_handle_destroy(struct wl_listener *listener, void *data)
 
 	wl_list_remove(&server->output_frame.link);
 	wl_list_remove(&server->output_destroy.link);
-	server->scene_output = NULL; /* the scene destroys it with the output */
+	server->scene_output = NULL; /* the scene destroyed it with the output */
 }
 
-/* The headless backend has exactly the one output main() adds. */
+/* The headless backend has just the output that main() adds. */
 static void handle_new_output(struct wl_listener *listener, void *data)
 {
 	struct tinywl *server = wl_container_of(listener, server, new_output);
@@ -108,15 +108,12 @@ static void handle_new_output(struct wl_listener *listener, void *data)
 	wlr_output_enable(output, true);
 	bool enabled = wlr_output_commit(output);
 #endif
-	/* The layout makes the wl_output global, and xdg-output tells grim where it is. */
-	if (enabled) {
-		wlr_output_layout_add_auto(server->output_layout, output);
-		server->scene_output = wlr_scene_output_create(server->scene, output);
-	}
+	server->scene_output = enabled ? wlr_scene_output_create(server->scene, output) : NULL;
 	if (server->scene_output == NULL) {
-		wlr_log(WLR_ERROR, "cannot enable output %s", output->name);
 		return;
 	}
+	/* The layout makes the wl_output global; xdg-output tells grim where it lies. */
+	wlr_output_layout_add_auto(server->output_layout, output);
 	server->output_frame.notify = output_handle_frame;
 	wl_signal_add(&output->events.frame, &server->output_frame);
 	server->output_destroy.notify = output_handle_destroy;
@@ -149,10 +146,10 @@ static void toplevel_handle_destroy(struct wl_listener *listener, void *data)
 }
 #endif
 
-/* A new toplevel: a scene subtree that follows its surface, and that goes with it. */
-static void handle_new_xdg_surface(struct wl_listener *listener, void *data)
+/* A scene subtree follows the toplevel's surfaces, and goes when they go. */
+static void handle_new_toplevel(struct wl_listener *listener, void *data)
 {
-	struct tinywl *server = wl_container_of(listener, server, new_xdg_surface);
+	struct tinywl *server = wl_container_of(listener, server, new_toplevel);
 #if WLR_VERSION_MINOR >= 18
 	struct wlr_xdg_toplevel *xdg_toplevel = data;
 	struct toplevel *toplevel = calloc(1, sizeof(*toplevel));
@@ -169,7 +166,8 @@ static void handle_new_xdg_surface(struct wl_listener *listener, void *data)
 	toplevel->destroy.notify = toplevel_handle_destroy;
 	wl_signal_add(&xdg_toplevel->events.destroy, &toplevel->destroy);
 #else
-	struct wlr_xdg_surface *xdg_surface = data; /* at its first commit; configured already */
+	/* new_surface, at the surface's first commit: wlroots 0.15 configures it itself. */
+	struct wlr_xdg_surface *xdg_surface = data;
 
 	if (xdg_surface->role == WLR_XDG_SURFACE_ROLE_TOPLEVEL &&
 			wlr_scene_xdg_surface_create(&server->scene->node, xdg_surface) == NULL) {
@@ -178,10 +176,66 @@ static void handle_new_xdg_surface(struct wl_listener *listener, void *data)
 #endif
 }
 
-/*
- * The broker's lifecycle signals, the wlroots way. Buffers the compositor
- * allocates itself (dmab_server_own_buffer_create) come with no client.
- */
+/* The wlroots side, as in tinywl: nothing here knows of the broker. */
+static bool compositor_init(struct tinywl *server)
+{
+	struct wlr_xdg_shell *xdg_shell;
+	struct wl_signal *new_toplevel;
+
+	/*
+	 * Headless, and pixman rather than wlr_renderer_autocreate(): pixman needs
+	 * no device, and it composites broker buffers in place, without a copy.
+	 */
+#if WLR_VERSION_MINOR >= 18
+	server->backend = wlr_headless_backend_create(wl_display_get_event_loop(server->display));
+	server->output_layout = wlr_output_layout_create(server->display);
+#else
+	server->backend = wlr_headless_backend_create(server->display);
+	server->output_layout = wlr_output_layout_create();
+#endif
+	server->renderer = wlr_pixman_renderer_create();
+	if (server->backend == NULL || server->output_layout == NULL || server->renderer == NULL ||
+			!wlr_renderer_init_wl_display(server->renderer, server->display)) {
+		return false;
+	}
+	server->allocator = wlr_allocator_autocreate(server->backend, server->renderer);
+	server->scene = wlr_scene_create();
+#if WLR_VERSION_MINOR >= 18
+	server->compositor = wlr_compositor_create(server->display, 6, server->renderer);
+	xdg_shell = wlr_xdg_shell_create(server->display, 3);
+	new_toplevel = xdg_shell != NULL ? &xdg_shell->events.new_toplevel : NULL;
+	if (wlr_subcompositor_create(server->display) == NULL) {
+		return false;
+	}
+#else
+	server->compositor = wlr_compositor_create(server->display, server->renderer);
+	xdg_shell = wlr_xdg_shell_create(server->display);
+	new_toplevel = xdg_shell != NULL ? &xdg_shell->events.new_surface : NULL;
+#endif
+	/* grim takes screenshots through screencopy: that is how CI looks at us. */
+	if (server->allocator == NULL || server->scene == NULL || server->compositor == NULL ||
+			new_toplevel == NULL ||
+			wlr_xdg_output_manager_v1_create(server->display, server->output_layout) == NULL ||
+			wlr_screencopy_manager_v1_create(server->display) == NULL) {
+		return false;
+	}
+	server->new_toplevel.notify = handle_new_toplevel;
+	wl_signal_add(new_toplevel, &server->new_toplevel);
+	server->new_output.notify = handle_new_output;
+	wl_signal_add(&server->backend->events.new_output, &server->new_output);
+	return true;
+}
+
+/* The broker's messages go to wlroots' log: the importances have the same values. */
+static void broker_log(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args) __attribute__((format(printf, 2, 0)));
+
+static void broker_log(enum dmab_server_log_importance importance, const char *fmt,
+	va_list args)
+{
+	_wlr_vlog((enum wlr_log_importance)importance, fmt, args);
+}
+
 static void broker_handle_new_client(struct wl_listener *listener, void *data)
 {
 	pid_t pid;
@@ -190,6 +244,7 @@ static void broker_handle_new_client(struct wl_listener *listener, void *data)
 	wlr_log(WLR_INFO, "broker: client %d bound the broker", (int)pid);
 }
 
+/* Buffers that the compositor allocates itself come with no client. */
 static void log_buffer_event(const struct dmab_server_buffer_event *event, const char *what)
 {
 	pid_t pid = 0;
@@ -222,22 +277,11 @@ static void broker_handle_destroy(struct wl_listener *listener, void *data)
 	wl_list_remove(&server->broker_destroy.link);
 }
 
-/* The broker's messages go to wlroots' log; the importances have the same values. */
-static void broker_log(enum dmab_server_log_importance importance, const char *fmt,
-	va_list args) __attribute__((format(printf, 2, 0)));
-
-static void broker_log(enum dmab_server_log_importance importance, const char *fmt,
-	va_list args)
-{
-	_wlr_vlog((enum wlr_log_importance)importance, fmt, args);
-}
-
-static bool broker_init(struct tinywl *server, struct wlr_compositor *compositor,
-	const char *allocator)
+static bool broker_init(struct tinywl *server, const char *allocator)
 {
 	struct dmab_server_options options = {
 		.allocator = allocator, /* "auto", "memfd", "udmabuf", "dma-heap", "drm-dumb" */
-		/* pixman imports no dma-buf: the broker serves zwp_linux_dmabuf_v1 instead. */
+		/* pixman imports no dma-buf, so the broker serves zwp_linux_dmabuf_v1. */
 		.linux_dmabuf = true,
 	};
 	struct dmab_server_events *events;
@@ -258,8 +302,8 @@ static bool broker_init(struct tinywl *server, struct wlr_compositor *compositor
 	server->broker_destroy.notify = broker_handle_destroy;
 	wl_signal_add(&events->destroy, &server->broker_destroy);
 
-	/* Before any client connects: the adapter follows the compositor's surfaces. */
-	server->adapter = dmab_wlr_adapter_create(server->display, compositor);
+	/* Before any client connects: the adapter follows the compositor's new surfaces. */
+	server->adapter = dmab_wlr_adapter_create(server->display, server->compositor);
 	if (server->adapter == NULL) {
 		wlr_log_errno(WLR_ERROR, "broker: cannot create the wlroots adapter");
 		return false;
@@ -276,18 +320,16 @@ static int handle_terminate(int signal_number, void *data)
 int main(int argc, char *argv[])
 {
 	struct tinywl server = {0};
-	struct wlr_compositor *compositor;
 	struct rlimit nofile;
 	const char *socket = NULL;
-	int status = EXIT_FAILURE;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "usage: %s [auto|memfd|udmabuf|dma-heap[:NAME]|drm-dumb]\n",
 			argv[0]);
 		return 2;
 	}
-	/* Every broker buffer holds an fd: raise the soft limit, as wlroots compositors do. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+	/* Each broker buffer holds an fd: raise the soft limit, as wlroots compositors do. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
@@ -298,78 +340,30 @@ int main(int argc, char *argv[])
 		wl_event_loop_add_signal(loop, SIGTERM, handle_terminate, server.display);
 	struct wl_event_source *sigint =
 		wl_event_loop_add_signal(loop, SIGINT, handle_terminate, server.display);
+	wl_list_init(&server.new_output.link);
+	wl_list_init(&server.new_toplevel.link);
 
-	/*
-	 * Headless, and pixman rather than wlr_renderer_autocreate(): pixman needs
-	 * no device, and it composites broker buffers in place, without a copy.
-	 */
-#if WLR_VERSION_MINOR >= 18
-	server.backend = wlr_headless_backend_create(loop);
-#else
-	server.backend = wlr_headless_backend_create(server.display);
-#endif
-	server.renderer = wlr_pixman_renderer_create();
-	if (server.backend == NULL || server.renderer == NULL ||
-			!wlr_renderer_init_wl_display(server.renderer, server.display)) {
-		goto out;
+	/* The output comes when the backend starts (handle_new_output); clients after it. */
+	if (compositor_init(&server) && broker_init(&server, argc == 2 ? argv[1] : "auto") &&
+			wlr_headless_add_output(server.backend, OUTPUT_WIDTH, OUTPUT_HEIGHT) != NULL &&
+			wlr_backend_start(server.backend) && server.scene_output != NULL) {
+		socket = wl_display_add_socket_auto(server.display);
 	}
-	server.allocator = wlr_allocator_autocreate(server.backend, server.renderer);
-	server.scene = wlr_scene_create();
-#if WLR_VERSION_MINOR >= 18
-	server.output_layout = wlr_output_layout_create(server.display);
-	compositor = wlr_compositor_create(server.display, 6, server.renderer);
-	struct wlr_xdg_shell *xdg_shell = wlr_xdg_shell_create(server.display, 3);
-	bool globals = wlr_subcompositor_create(server.display) != NULL;
-	struct wl_signal *new_toplevel = xdg_shell ? &xdg_shell->events.new_toplevel : NULL;
-#else
-	server.output_layout = wlr_output_layout_create();
-	compositor = wlr_compositor_create(server.display, server.renderer);
-	struct wlr_xdg_shell *xdg_shell = wlr_xdg_shell_create(server.display);
-	bool globals = true;
-	struct wl_signal *new_toplevel = xdg_shell ? &xdg_shell->events.new_surface : NULL;
-#endif
-	/* Screencopy and xdg-output: grim takes screenshots, which is how CI checks us. */
-	globals = globals && compositor != NULL && new_toplevel != NULL &&
-		server.output_layout != NULL &&
-		wlr_xdg_output_manager_v1_create(server.display, server.output_layout) != NULL &&
-		wlr_screencopy_manager_v1_create(server.display) != NULL;
-	if (server.allocator == NULL || server.scene == NULL || !globals) {
-		goto out;
-	}
-	server.new_xdg_surface.notify = handle_new_xdg_surface;
-	wl_signal_add(new_toplevel, &server.new_xdg_surface);
-
-	if (!broker_init(&server, compositor, argc == 2 ? argv[1] : "auto")) {
-		goto out;
+	if (socket != NULL) {
+		printf("WAYLAND_DISPLAY=%s\n", socket);
+		fflush(stdout);
+		wl_display_run(server.display);
+	} else {
+		wlr_log(WLR_ERROR, "dmab-tinywl: cannot start");
 	}
 
-	server.new_output.notify = handle_new_output;
-	wl_signal_add(&server.backend->events.new_output, &server.new_output);
-	if (wlr_headless_add_output(server.backend, OUTPUT_WIDTH, OUTPUT_HEIGHT) == NULL ||
-			!wlr_backend_start(server.backend) || server.scene_output == NULL) {
-		goto out;
-	}
-	socket = wl_display_add_socket_auto(server.display);
-	if (socket == NULL) {
-		goto out;
-	}
-	printf("WAYLAND_DISPLAY=%s\n", socket);
-	fflush(stdout);
-	wl_display_run(server.display);
-	status = EXIT_SUCCESS;
-
-out:
-	/* Clients first: their surfaces drop the buffer locks that keep broker reads alive. */
+	/* Clients first: their surfaces hold the buffer locks that keep broker reads alive. */
 	wl_display_destroy_clients(server.display);
 	dmab_wlr_adapter_destroy(server.adapter); /* ends the reads it still holds */
-	dmab_server_destroy(server.broker); /* emits destroy; client objects become inert */
-	if (server.new_xdg_surface.notify != NULL) {
-		wl_list_remove(&server.new_xdg_surface.link);
-	}
-	if (server.new_output.notify != NULL) {
-		wl_list_remove(&server.new_output.link);
-	}
-	wlr_backend_destroy(server.backend); /* and the output */
+	dmab_server_destroy(server.broker); /* emits destroy; what clients hold becomes inert */
+	wl_list_remove(&server.new_toplevel.link);
+	wl_list_remove(&server.new_output.link);
+	wlr_backend_destroy(server.backend); /* and its output */
 	wlr_output_layout_destroy(server.output_layout);
 	if (server.scene != NULL) {
 #if WLR_VERSION_MINOR >= 18
@@ -383,5 +377,5 @@ out:
 	wl_event_source_remove(sigint);
 	wl_event_source_remove(sigterm);
 	wl_display_destroy(server.display);
-	return status;
+	return socket != NULL ? EXIT_SUCCESS : EXIT_FAILURE;
 }
