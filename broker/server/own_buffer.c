@@ -20,9 +20,33 @@ struct dmab_server_own_buffer {
 };
 
 struct dmab_server_token {
+	struct dmab_server_own_buffer *buffer;
 	struct dmab_token *core;
 	struct wl_list link; /* struct dmab_server_own_buffer.tokens */
 };
+
+/* Like a client's buffer's events, with no client: the compositor's own. */
+static void buffer_emit(struct dmab_server_own_buffer *buffer, struct wl_signal *signal)
+{
+	struct dmab_pixels layout;
+	struct dmab_server_buffer_event event = { .own_buffer = buffer };
+
+	dmab_server_own_buffer_get_layout(buffer, &layout);
+	event.width = layout.width;
+	event.height = layout.height;
+	event.format = layout.format;
+	wl_signal_emit(signal, &event);
+}
+
+static void token_emit(struct dmab_server_token *token, struct wl_signal *signal)
+{
+	struct dmab_server_token_event event = {
+		.own_buffer = token->buffer,
+		.own_token = token,
+	};
+
+	wl_signal_emit(signal, &event);
+}
 
 static struct dmab_account *own_account(struct dmab_server *server)
 {
@@ -68,12 +92,14 @@ struct dmab_server_own_buffer *dmab_server_own_buffer_create(struct dmab_server 
 	buffer->server = server;
 	wl_list_init(&buffer->tokens);
 	wl_list_insert(&server->own_buffers, &buffer->link);
+	buffer_emit(buffer, &server->events.buffer_create);
 	return buffer;
 }
 
 static void token_free(struct dmab_server_token *token, bool revoke)
 {
 	if (revoke) {
+		token_emit(token, &token->buffer->server->events.token_revoke);
 		dmab_token_revoke(token->core);
 	} else {
 		dmab_token_withdraw(token->core);
@@ -89,6 +115,8 @@ void dmab_server_own_buffer_destroy(struct dmab_server_own_buffer *buffer)
 	if (!buffer) {
 		return;
 	}
+	/* First, so that listeners can still read the layout and tokens. */
+	buffer_emit(buffer, &buffer->server->events.buffer_destroy);
 	wl_list_for_each_safe(token, tmp, &buffer->tokens, link) {
 		token_free(token, false);
 	}
@@ -125,7 +153,9 @@ struct dmab_server_token *dmab_server_own_buffer_share(struct dmab_server_own_bu
 		errno = server_reason_errno(fail.reason);
 		return NULL;
 	}
+	token->buffer = buffer;
 	wl_list_insert(&buffer->tokens, &token->link);
+	token_emit(token, &buffer->server->events.token_share);
 	return token;
 }
 

@@ -178,11 +178,26 @@ void dmab_server_set_policy(struct dmab_server *server, dmab_server_policy_func 
  * the emission only. The *_remove/_destroy/_revoke signals also fire when the
  * client disconnects; none fires for the objects that dmab_server_destroy makes
  * inert.
+ *
+ * The compositor's own buffers and their tokens (dmab_server_own_buffer_*,
+ * below) emit buffer_create, buffer_destroy, token_share and token_revoke as
+ * well, from within the call that makes, destroys, shares or revokes them
+ * (also from a destroy handler). Their events say they are the compositor's:
+ * client and resource are NULL, and own_buffer (and for a token, own_token)
+ * is set; for a client's objects those two are NULL. A client that imports
+ * the compositor's token gets a dmabroker_buffer_v1 of its own, whose
+ * buffer_create names that client. Brackets on own buffers emit no
+ * attachment signal, and an own buffer refused over a quota no quota_hit:
+ * the call fails with EDQUOT instead.
  */
+struct dmab_server_own_buffer;
+struct dmab_server_token;
+
 struct dmab_server_buffer_event {
-	struct wl_client *client;
-	struct wl_resource *resource; /**< the dmabroker_buffer_v1 */
+	struct wl_client *client; /**< NULL for the compositor's own buffer */
+	struct wl_resource *resource; /**< the dmabroker_buffer_v1; NULL for an own buffer */
 	uint32_t width, height, format; /**< format: DRM fourcc */
+	struct dmab_server_own_buffer *own_buffer; /**< the compositor's own buffer, or NULL */
 };
 
 struct dmab_server_attachment_event {
@@ -192,8 +207,10 @@ struct dmab_server_attachment_event {
 };
 
 struct dmab_server_token_event {
-	struct wl_client *client;
-	struct wl_resource *resource; /**< the dmabroker_token_v1 */
+	struct wl_client *client; /**< NULL for a token of the compositor's own buffer */
+	struct wl_resource *resource; /**< the dmabroker_token_v1; NULL for an own token */
+	struct dmab_server_own_buffer *own_buffer; /**< the own buffer it shares, or NULL */
+	struct dmab_server_token *own_token; /**< dmab_server_own_buffer_share's, or NULL */
 };
 
 struct dmab_server_quota_event {
@@ -206,16 +223,22 @@ struct dmab_server_events {
 	struct wl_signal destroy;
 	/** A client bound a broker global for the first time: data is its wl_client. */
 	struct wl_signal new_client;
-	/** A dmabroker_buffer_v1 got a buffer (created, or imported by token or fd). */
+	/**
+	 * A dmabroker_buffer_v1 got a buffer (created, or imported by token or fd),
+	 * or the compositor made an own buffer.
+	 */
 	struct wl_signal buffer_create; /**< struct dmab_server_buffer_event */
-	/** Such a dmabroker_buffer_v1 is destroyed. */
+	/** Such a dmabroker_buffer_v1, or an own buffer, is destroyed. */
 	struct wl_signal buffer_destroy; /**< struct dmab_server_buffer_event */
 	/** An attachment was added to a buffer; not for one that failed at once. */
 	struct wl_signal attachment_add; /**< struct dmab_server_attachment_event */
 	struct wl_signal attachment_remove; /**< struct dmab_server_attachment_event */
-	/** A token was handed out. */
+	/** A token was handed out, by a client or by dmab_server_own_buffer_share. */
 	struct wl_signal token_share; /**< struct dmab_server_token_event */
-	/** A client revoked a token (not: destroyed it, which only withdraws it). */
+	/**
+	 * A client, or the compositor (dmab_server_token_revoke), revoked a token
+	 * (not: destroyed it, which only withdraws it).
+	 */
 	struct wl_signal token_revoke; /**< struct dmab_server_token_event */
 	/** A request failed with the quota_exceeded reason (per connection or per uid). */
 	struct wl_signal quota_hit; /**< struct dmab_server_quota_event */
@@ -329,10 +352,9 @@ void dmab_server_read_end(struct dmab_server_read *read);
  * per-connection quota, and the per-uid limits of that uid), listed by
  * introspection with the compositor's pid, shared with clients by token.
  * Destroy them, and their tokens, before the server: at the latest in the
- * handler of its destroy signal (dmab_server_destroy asserts it).
+ * handler of its destroy signal (dmab_server_destroy asserts it). They emit
+ * the server's buffer and token signals, marked as the compositor's (above).
  */
-struct dmab_server_own_buffer;
-struct dmab_server_token;
 
 /*
  * NULL with errno set: EINVAL for a format or size the broker refuses, EDQUOT

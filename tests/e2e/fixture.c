@@ -275,6 +275,28 @@ struct e2e_proc *e2e_spawn_daemon_raw(struct e2e *e, const char *const args[])
 	return e2e_spawn(e, "dmabrokerd", argv);
 }
 
+/* Waits for the daemon's WAYLAND_DISPLAY line and exports the socket it names. */
+static void wait_for_display(struct e2e *e)
+{
+	char *line = e2e_wait_for_line(e->daemon, "WAYLAND_DISPLAY=",
+		scaled(DAEMON_START_TIMEOUT_MS));
+	if (line == NULL)
+		E2E_FAIL("%s printed no WAYLAND_DISPLAY line within %d ms", e->daemon->name,
+			scaled(DAEMON_START_TIMEOUT_MS));
+	/* The ready line must be the first line: scripts read just one. */
+	char *out = e2e_read_file(e->daemon->out_path);
+	CHECK(strncmp(out, "WAYLAND_DISPLAY=", strlen("WAYLAND_DISPLAY=")) == 0);
+	free(out);
+	snprintf(e->display, sizeof(e->display), "%s", line + strlen("WAYLAND_DISPLAY="));
+	free(line);
+	CHECK(e->display[0] != '\0');
+	char socket_path[E2E_PATH_MAX + 64];
+	snprintf(socket_path, sizeof(socket_path), "%s/%s", e->runtime_dir, e->display);
+	struct stat st;
+	CHECK(stat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode));
+	CHECK(setenv("WAYLAND_DISPLAY", e->display, 1) == 0);
+}
+
 void e2e_start_daemon(struct e2e *e, const char *const extra_args[])
 {
 	static char width[16], height[16];
@@ -289,23 +311,15 @@ void e2e_start_daemon(struct e2e *e, const char *const extra_args[])
 		args[argc++] = extra_args[i];
 	}
 	e->daemon = e2e_spawn_daemon_raw(e, args);
-	char *line = e2e_wait_for_line(e->daemon, "WAYLAND_DISPLAY=",
-		scaled(DAEMON_START_TIMEOUT_MS));
-	if (line == NULL)
-		E2E_FAIL("dmabrokerd printed no WAYLAND_DISPLAY line "
-			"within %d ms", scaled(DAEMON_START_TIMEOUT_MS));
-	/* The ready line must be the first line: scripts read just one. */
-	char *out = e2e_read_file(e->daemon->out_path);
-	CHECK(strncmp(out, "WAYLAND_DISPLAY=", strlen("WAYLAND_DISPLAY=")) == 0);
-	free(out);
-	snprintf(e->display, sizeof(e->display), "%s", line + strlen("WAYLAND_DISPLAY="));
-	free(line);
-	CHECK(e->display[0] != '\0');
-	char socket_path[E2E_PATH_MAX + 64];
-	snprintf(socket_path, sizeof(socket_path), "%s/%s", e->runtime_dir, e->display);
-	struct stat st;
-	CHECK(stat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode));
-	CHECK(setenv("WAYLAND_DISPLAY", e->display, 1) == 0);
+	wait_for_display(e);
+}
+
+void e2e_start_compositor(struct e2e *e, const char *name, const char *const argv[])
+{
+	/* It must not take a parent compositor's socket for a backend. */
+	unsetenv("WAYLAND_DISPLAY");
+	e->daemon = e2e_spawn(e, name, argv);
+	wait_for_display(e);
 }
 
 bool e2e_running(struct e2e_proc *p)
@@ -502,15 +516,15 @@ void e2e_stop_daemon(struct e2e *e)
 	kill(daemon->pid, SIGTERM);
 	if (!e2e_wait(daemon, scaled(DAEMON_STOP_TIMEOUT_MS))) {
 		e2e_stop(daemon, SIGKILL, 1000);
-		E2E_FAIL("dmabrokerd (pid %d) still ran %d ms after "
-			"SIGTERM", (int)daemon->spawned_pid, scaled(DAEMON_STOP_TIMEOUT_MS));
+		E2E_FAIL("%s (pid %d) still ran %d ms after SIGTERM", daemon->name,
+			(int)daemon->spawned_pid, scaled(DAEMON_STOP_TIMEOUT_MS));
 	}
 	e2e_check_sanitizers(daemon);
 	if (!WIFEXITED(daemon->status) || WEXITSTATUS(daemon->status) != 0) {
 		char status[64];
 		describe_status(daemon->status, status, sizeof(status));
-		E2E_FAIL("dmabrokerd (pid %d) after SIGTERM: %s, "
-			"expected exit 0", (int)daemon->spawned_pid, status);
+		E2E_FAIL("%s (pid %d) after SIGTERM: %s, expected exit 0", daemon->name,
+			(int)daemon->spawned_pid, status);
 	}
 }
 

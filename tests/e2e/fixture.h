@@ -65,6 +65,12 @@ void e2e_init(struct e2e *e);
  * WAYLAND_DISPLAY line and exports it. Fails the test if it does not come up.
  */
 void e2e_start_daemon(struct e2e *e, const char *const extra_args[]);
+/*
+ * Starts another compositor in the daemon's place, as e2e_start_daemon does:
+ * argv (argv[0] is the path) must print a WAYLAND_DISPLAY line first, and
+ * e2e_stop_daemon and e2e_finish expect it to exit 0 on SIGTERM.
+ */
+void e2e_start_compositor(struct e2e *e, const char *name, const char *const argv[]);
 /* Spawns dmabrokerd with exactly these options and returns without waiting. */
 struct e2e_proc *e2e_spawn_daemon_raw(struct e2e *e, const char *const args[]);
 /* Spawns argv (argv[0] is the path) with WAYLAND_DISPLAY set if a daemon runs. */

@@ -1623,3 +1623,75 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 	e2e_expect_exit(sink, 0, 30 * 1000 * dmab_test_time_scale());
 	e2e_finish(&e);
 }
+
+/* How many times needle occurs in p's stderr. */
+static int count_in_stderr(struct e2e_proc *p, const char *needle)
+{
+	char *text = e2e_read_file(p->err_path);
+	int count = 0;
+	for (const char *at = text; (at = strstr(at, needle)) != NULL; at += strlen(needle))
+		count++;
+	free(text);
+	return count;
+}
+
+/*
+ * dmab-tinywl, the example compositor that doc/integration.md walks through,
+ * run headless as the daemon is: dmab-paint's window at the top-left corner of
+ * its output is pixel-exact in three screenshots, with nothing else on screen;
+ * the example's listeners of the broker's signals log the client and each of
+ * its buffers, created and then destroyed; once the client is gone the
+ * example holds no more fds than before it came; and it exits 0 on SIGTERM
+ * (e2e_finish, with the sanitizers' reports checked in ASan builds).
+ */
+DMAB_TEST(example_compositor_shows_paint_pixel_exact)
+{
+	e2e_stock_program("grim");
+	const char *tinywl = e2e_built_program("DMAB_TINYWL");
+	e2e_built_program("DMAB_PAINT");
+	struct e2e e;
+	e2e_init(&e);
+	const char *argv[] = { tinywl, dmab_test_allocator(), NULL };
+	e2e_start_compositor(&e, "dmab-tinywl", argv);
+	pid_t compositor = e.daemon->pid;
+
+	/* A complete client and a screenshot first: the output's buffers are made lazily. */
+	const char *frames[] = { "--frames", "3", NULL };
+	e2e_expect_exit(spawn_paint(&e, frames), 0, CLIENT_TIMEOUT_MS);
+	struct dmab_test_image img;
+	screenshot(&e, &img);
+	dmab_test_image_finish(&img);
+	int baseline = settled_fd_count(compositor);
+	CHECK(baseline > 0);
+
+	struct e2e_proc *paint = spawn_paint(&e, NULL);
+	pid_t paint_pid = paint->pid;
+	wait_for_line_or_fail(paint, "frame 2 committed", LINE_TIMEOUT_MS);
+	struct window_check w = paint_window(0, DRM_FORMAT_XRGB8888);
+	long previous = -1;
+	for (int i = 0; i < 3; i++) {
+		uint32_t frame;
+		wait_for_frames(&e, &w, 1, &previous, &frame, &img, FRAME_TIMEOUT_MS);
+		check_background(&img, &w.box, 1);
+		dmab_test_image_finish(&img);
+		previous = frame;
+	}
+	CHECK(e2e_count_fds(compositor) > baseline);
+	stop_client(paint);
+	int count = e2e_wait_for_fd_count(compositor, baseline, 2000);
+	if (count != baseline)
+		E2E_FAIL("dmab-tinywl has %d fds 2 s after the client left, %d before it came",
+			count, baseline);
+
+	char bound[64], created[64], destroyed[64];
+	snprintf(bound, sizeof(bound), "broker: client %d bound the broker", (int)paint_pid);
+	snprintf(created, sizeof(created), "broker: buffer %dx%d of client %d created",
+		PAINT_WIDTH, PAINT_HEIGHT, (int)paint_pid);
+	snprintf(destroyed, sizeof(destroyed), "broker: buffer %dx%d of client %d destroyed",
+		PAINT_WIDTH, PAINT_HEIGHT, (int)paint_pid);
+	CHECK_EQ(count_in_stderr(e.daemon, bound), 1);
+	int buffers = count_in_stderr(e.daemon, created);
+	CHECK(buffers >= 2); /* dmab-paint's swapchain */
+	CHECK_EQ(count_in_stderr(e.daemon, destroyed), buffers);
+	e2e_finish(&e);
+}

@@ -7,9 +7,10 @@
 #   - client.c, an out-of-tree dmabroker client (libdmabroker-client);
 #   - compositor.c + report.cpp, an out-of-tree libwayland compositor embedding the broker,
 #     one of whose translation units is C++ (libdmabroker-server);
-#   - the program of doc/integration.md, a wlroots compositor with the adapter
-#     (libdmabroker-wlr), where the install is for the wlroots it is written for, and
-#     every other code block of that guide, compiled as a translation unit;
+#   - dmab-tinywl, the wlroots compositor with the adapter (libdmabroker-wlr) that
+#     doc/integration.md walks through, from the guide's blocks (which must be the
+#     installed example source, share/doc/dmabroker/examples/dmab-tinywl.c, byte for
+#     byte), and every other code block of that guide, compiled as a translation unit;
 # and runs each compositor with the client against it. Also checks that the headers are
 # reachable as <dmabroker/...> only, and that the protocol XML is at ${pkgdatadir}.
 #
@@ -90,24 +91,36 @@ build compositor-cxx $CXX -std=c++17 -Wall -Wextra -Werror -c "$HERE/report.cpp"
 build compositor $CC $CFLAGS "$HERE/compositor.c" report.o -o compositor -lstdc++ \
 	$(pkg-config --cflags --libs libdmabroker-server wayland-server) || true
 
-# The guide's program is the first ```c block of doc/integration.md.
-awk '/^```c$/ { inside = 1; next } /^```$/ && inside { exit } inside' \
-	"$SRC/doc/integration.md" >guide.c
+# The guide's code (extract-guide.sh): the walkthrough of dmab-tinywl, and other blocks.
+"$HERE/extract-guide.sh" "$SRC/doc/integration.md" .
 wlroots_pc=$(pkg-config --print-requires libdmabroker-wlr 2>/dev/null | awk '/^wlroots/ { print $1; exit }')
-if [[ $wlroots_pc == wlroots-0.18 ]]; then
+# The example is built, and its source installed, with libdmabroker-wlr.
+example=$(find "$DEST" -path '*/doc/dmabroker/examples/dmab-tinywl.c' -print -quit)
+if [[ -z $example && -z $wlroots_pc ]]; then
+	echo "ok - the guide's walkthrough is the installed example # SKIP no libdmabroker-wlr"
+elif [[ -z $example ]]; then
+	fail "example source installed" "no share/doc/dmabroker/examples/dmab-tinywl.c"
+elif cmp -s dmab-tinywl.c "$example"; then
+	pass "the guide's walkthrough is the installed $example"
+else
+	fail "the guide's walkthrough is the installed example" \
+		"$(diff dmab-tinywl.c "$example" | head -n 10)"
+fi
+if [[ -n $wlroots_pc ]]; then
+	# As the example's own comment says: xdg-shell-protocol.h, then one cc.
+	scanner=$(pkg-config --variable=wayland_scanner wayland-scanner)
+	protocols=$(pkg-config --variable=pkgdatadir wayland-protocols)
+	"$scanner" server-header "$protocols/stable/xdg-shell/xdg-shell.xml" xdg-shell-protocol.h
 	# shellcheck disable=SC2046,SC2086
-	build guide $CC $CFLAGS "guide.c" -o guide \
+	build dmab-tinywl $CC $CFLAGS -I. dmab-tinywl.c -o dmab-tinywl \
 		$(pkg-config --cflags --libs libdmabroker-wlr wayland-server) || true
 else
-	echo "ok - build guide # SKIP doc/integration.md is written for wlroots-0.18;" \
-		"this install is for ${wlroots_pc:-no wlroots}"
+	echo "ok - build dmab-tinywl # SKIP this install has no libdmabroker-wlr"
 fi
 
-# Every other ```c block of doc/integration.md compiles too, as a translation unit of a
+# Every plain ```c block of doc/integration.md compiles too, as a translation unit of a
 # compositor built against the install; those that include wlroots headers need an install
 # with libdmabroker-wlr.
-awk '/^```c$/ { n++; if (n > 1) { file = sprintf("guide-block-%02d.c", n) }; next }
-	/^```$/ { file = ""; next } file != "" { print > file }' "$SRC/doc/integration.md"
 for block in guide-block-*.c; do
 	[[ -e $block ]] || continue
 	pcs="libdmabroker-server wayland-server libdrm"
@@ -154,7 +167,7 @@ run_pair() { # run_pair COMPOSITOR: the client against it
 	rm -rf "$runtime"
 }
 run_pair compositor
-run_pair guide
+run_pair dmab-tinywl
 
 echo "install: $passed passed, $failed failed"
 [[ $failed == 0 ]]

@@ -49,6 +49,8 @@ static void on_buffer_create(struct wl_listener *listener, void *data)
 	r->height = event->height;
 	r->format = event->format;
 	CHECK_STR_EQ(wl_resource_get_class(event->resource), "dmabroker_buffer_v1");
+	/* A client's buffer object, not the compositor's own (test-own-buffer.c). */
+	CHECK(event->client != NULL && event->own_buffer == NULL);
 }
 
 static void on_buffer_destroy(struct wl_listener *listener, void *data)
@@ -57,6 +59,7 @@ static void on_buffer_destroy(struct wl_listener *listener, void *data)
 	struct dmab_server_buffer_event *event = data;
 	r->buffers_destroyed++;
 	r->last_client = event->client;
+	CHECK(event->client != NULL && event->own_buffer == NULL);
 }
 
 static void on_attachment_add(struct wl_listener *listener, void *data)
@@ -80,12 +83,15 @@ static void on_token_share(struct wl_listener *listener, void *data)
 	struct dmab_server_token_event *event = data;
 	r->tokens_shared++;
 	CHECK_STR_EQ(wl_resource_get_class(event->resource), "dmabroker_token_v1");
+	CHECK(event->client != NULL && event->own_buffer == NULL && event->own_token == NULL);
 }
 
 static void on_token_revoke(struct wl_listener *listener, void *data)
 {
 	struct recorder *r = wl_container_of(listener, r, token_revoke);
+	struct dmab_server_token_event *event = data;
 	r->tokens_revoked++;
+	CHECK(event->client != NULL && event->own_buffer == NULL && event->own_token == NULL);
 }
 
 static void on_quota_hit(struct wl_listener *listener, void *data)
