@@ -258,8 +258,9 @@ LINUX_DMABUF_CHECK=$(locate "${DMAB_GUEST_LINUX_DMABUF_CHECK:-}" \
 	"$BUILD_DIR/tests/kernel/linux-dmabuf-check")
 EGL_IMPORT=$(locate "${DMAB_GUEST_EGL_IMPORT:-}" "$BUILD_DIR/tests/kernel/egl-import")
 # what test-e2e, fence-compositor and linux-dmabuf-check run, by the variables they read
-export DMABROKERD DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
+export DMABROKERD DMAB_TINYWL DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
 DMABROKERD=$(locate "${DMAB_GUEST_DMABROKERD:-}" "$BUILD_DIR/broker/dmabrokerd")
+DMAB_TINYWL=$(locate "${DMAB_GUEST_DMAB_TINYWL:-}" "$BUILD_DIR/clients/dmab-tinywl")
 DMAB_PAINT=$(locate "${DMAB_GUEST_DMAB_PAINT:-}" "$BUILD_DIR/clients/dmab-paint")
 DMAB_SHARE=$(locate "${DMAB_GUEST_DMAB_SHARE:-}" "$BUILD_DIR/clients/dmab-share")
 DMAB_VIEW=$(locate "${DMAB_GUEST_DMAB_VIEW:-}" "$BUILD_DIR/clients/dmab-view")
