@@ -167,6 +167,8 @@ t_e2e() { # t_e2e ALLOCATOR PATH
 	[[ -f $OUT ]] || return
 	while IFS= read -r line; do
 		[[ $line == *"dmab-view: frames="* ]] && info "$TEST ${line#\# }"
+		# a subtest that skips in the guest is worth seeing, not only counting
+		[[ $line == "ok "*"# SKIP"* ]] && info "$TEST skipped: ${line#ok }"
 	done <"$OUT"
 }
 
