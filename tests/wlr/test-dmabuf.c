@@ -23,11 +23,13 @@
 #include <linux/dma-buf.h>
 #include <pixman.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <wayland-client.h>
@@ -165,6 +167,7 @@ static void scene_finish(struct scene *s)
 struct probe {
 	struct scene *scene;
 	uint32_t surface_id;
+	uint32_t seed; /* of the pattern the client wrote */
 	bool applied; /* the commit has a texture */
 	bool is_broker;
 	bool has_dmabuf;
@@ -207,7 +210,7 @@ static void probe_task(void *data)
 	if (!p->data_ptr)
 		return;
 	p->data_pattern = pattern_check(ptr, (uint32_t)p->data_stride,
-		(uint32_t)source->width * 4, (uint32_t)source->height, SEED);
+		(uint32_t)source->width * 4, (uint32_t)source->height, p->seed);
 	/* The pixman texture samples the broker's mapping itself, not a copy. */
 	p->texture_pixman = wlr_texture_is_pixman(client_buffer->texture);
 	p->texture_wraps_data = p->texture_pixman &&
@@ -216,9 +219,10 @@ static void probe_task(void *data)
 }
 
 /* Waits until the commit is applied (the adapter may hold it until the read is ready). */
-static void probe(struct scene *s, struct probe *p)
+static void probe_seed(struct scene *s, struct probe *p, uint32_t seed)
 {
-	*p = (struct probe){ .scene = s, .surface_id = wl_proxy_get_id((struct wl_proxy *)s->surface) };
+	*p = (struct probe){ .scene = s, .seed = seed,
+		.surface_id = wl_proxy_get_id((struct wl_proxy *)s->surface) };
 	for (int waited = 0; waited < APPLY_TIMEOUT_MS * dmab_test_time_scale(); waited += 10) {
 		fixture_run(s->f, probe_task, p);
 		if (p->applied)
@@ -227,6 +231,11 @@ static void probe(struct scene *s, struct probe *p)
 		usleep(10 * 1000);
 	}
 	dmab_test_fail(__FILE__, __LINE__, "the commit was not applied in %d ms", APPLY_TIMEOUT_MS);
+}
+
+static void probe(struct scene *s, struct probe *p)
+{
+	probe_seed(s, p, SEED);
 }
 
 static bool storage_is_dmabuf(void)
@@ -281,6 +290,108 @@ DMAB_TEST(committed_buffer_dmabuf_matches_the_client_mapping)
 	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
 	CHECK_EQ(ioctl(p.dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync), 0);
 	munmap((void *)map, (size_t)size);
+	close(p.dmabuf_fd);
+	scene_finish(&s);
+}
+
+static void no_buffer_task(void *data)
+{
+	struct probe *p = data;
+	struct wlr_client_buffer *client_buffer;
+	p->applied = surface_source(p->scene, p->surface_id, &client_buffer) == NULL;
+}
+
+/* The surface shows nothing: the adapter's read of the buffer ends. */
+static void scene_detach(struct scene *s)
+{
+	wl_surface_attach(s->surface, NULL, 0, 0);
+	wl_surface_commit(s->surface);
+	struct probe p = { .scene = s,
+		.surface_id = wl_proxy_get_id((struct wl_proxy *)s->surface) };
+	for (int waited = 0; waited < APPLY_TIMEOUT_MS * dmab_test_time_scale(); waited += 10) {
+		CHECK(wl_display_roundtrip(s->c->display) >= 0);
+		fixture_run(s->f, no_buffer_task, &p);
+		if (p.applied)
+			return;
+		usleep(10 * 1000);
+	}
+	dmab_test_fail(__FILE__, __LINE__, "the NULL commit was not applied");
+}
+
+static void scene_commit(struct scene *s)
+{
+	wl_surface_attach(s->surface, dmab_client_buffer_get_wl_buffer(s->buffer), 0, 0);
+	wl_surface_damage(s->surface, 0, 0, INT32_MAX, INT32_MAX);
+	wl_surface_commit(s->surface);
+	CHECK(wl_display_roundtrip(s->c->display) >= 0);
+}
+
+static ino_t fd_inode(int fd)
+{
+	struct stat st;
+	CHECK_EQ(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+/*
+ * Renderers keep their import on the wlr_buffer. Once the broker moved the
+ * buffer to new storage, that wlr_buffer gives no dma-buf (the renderer takes
+ * the data pointer), and the next commit after it was let go gets a fresh
+ * wlr_buffer that gives the new one. On memfd storage only the data pointer
+ * is checked: it follows the move.
+ */
+DMAB_TEST(storage_moved_between_reads_gives_the_new_dmabuf)
+{
+	enum { W = 64, H = 48, SEED2 = SEED + 1 };
+	bool dmabuf = storage_is_dmabuf();
+	struct scene s;
+	scene_init(&s, W, H);
+	struct probe p;
+	probe(&s, &p);
+	CHECK_EQ(p.has_dmabuf, dmabuf);
+	ino_t old_inode = dmabuf ? fd_inode(p.dmabuf_fd) : 0;
+	uint32_t old_stride = (uint32_t)p.data_stride;
+	if (dmabuf)
+		close(p.dmabuf_fd);
+
+	/* A writer that needs 4096-byte rows moves the buffer, now that no one reads it. */
+	scene_detach(&s);
+	dmab_client_attachment_destroy(s.att);
+	struct dmab_client_constraints strict = { .row_alignment = 4096 };
+	s.att = dmab_client_attachment_create(s.buffer, RW, &strict);
+	CHECK(s.att != NULL);
+	CHECK_EQ(dmab_client_attachment_map(s.att, WRITE), 0);
+	uint32_t stride = dmab_client_attachment_get_stride(s.att);
+	CHECK_EQ(stride % 4096, 0);
+	CHECK(stride != old_stride);
+	CHECK_EQ(dmab_client_attachment_begin(s.att, WRITE), 0);
+	pattern_fill(dmab_client_attachment_get_data(s.att), stride, W * 4, H, SEED2);
+	CHECK_EQ(dmab_client_attachment_end(s.att), 0);
+
+	/* The same wlr_buffer: its dma-buf would be the old one, so it gives none. */
+	scene_commit(&s);
+	probe_seed(&s, &p, SEED2);
+	CHECK(!p.has_dmabuf);
+	CHECK(p.data_ptr);
+	CHECK(p.data_pattern);
+	CHECK_EQ(p.data_stride, stride);
+
+	/* Once it is let go, the wl_buffer gets a wlr_buffer of the new storage. */
+	scene_detach(&s);
+	scene_commit(&s);
+	probe_seed(&s, &p, SEED2);
+	CHECK(p.data_pattern);
+	CHECK_EQ(p.has_dmabuf, dmabuf);
+	if (!dmabuf) {
+		scene_finish(&s);
+		return;
+	}
+	CHECK(fd_inode(p.dmabuf_fd) != old_inode);
+	CHECK_EQ(fd_inode(p.dmabuf_fd), fd_inode(dmab_client_attachment_get_fd(s.att)));
+	CHECK_EQ(p.dmabuf.stride[0], stride);
+	struct dmab_client_plane plane;
+	CHECK(dmab_client_attachment_get_plane(s.att, 0, &plane) != NULL);
+	CHECK_EQ(p.dmabuf.offset[0], plane.offset);
 	close(p.dmabuf_fd);
 	scene_finish(&s);
 }
