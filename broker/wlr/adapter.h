@@ -61,6 +61,8 @@ struct dmab_wlr_buffer {
 
 /* NULL if the wlr_buffer is not a broker buffer. */
 struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer);
+/* True if the wlr_buffer is a broker buffer whose get_dmabuf has answered. */
+bool adapter_buffer_gave_dmabuf(struct wlr_buffer *wlr_buffer);
 /* Begins the compositor's read if none is held; false if it cannot. */
 bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer);
 

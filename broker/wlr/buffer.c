@@ -33,13 +33,15 @@
  * Nothing in wlroots may write into the buffer. The data pointer is only
  * handed out for reading and there is no get_shm; the pixman texture has no
  * write path, and wlr_client_buffer_apply_damage() only updates textures made
- * from wl_shm buffers (0.15) or through the renderer's update_from_buffer,
- * which pixman lacks and which GLES2 and Vulkan refuse for a texture imported
- * from a dma-buf (0.18). A dma-buf can be rendered into, though: wlroots 0.18's
- * wlr-screencopy renders into a client's wl_buffer through get_dmabuf, and a
- * client that may only read a shared buffer could ask for that. So a wl_buffer
- * that any request other than wl_surface.attach names (a protocol logger sees
- * them before wlroots does) never gives its dma-buf again.
+ * from wl_shm buffers (0.15) or through the renderer's update_from_buffer
+ * (0.18), which pixman lacks and GLES2 refuses for a dma-buf import; Vulkan's
+ * does not refuse, so the 0.18 commit hook keeps apply_damage away from a
+ * texture that may be an import of ours (wlroots-0.18/commit-hook.c). A
+ * dma-buf can also be rendered into: wlroots 0.18's wlr-screencopy renders
+ * into a client's wl_buffer through get_dmabuf, and a client that may only
+ * read a shared buffer could ask for that. So a wl_buffer that any request
+ * other than wl_surface.attach names (a protocol logger sees them before
+ * wlroots does) never gives its dma-buf again.
  */
 #include <assert.h>
 #include <drm_fourcc.h>
@@ -86,6 +88,12 @@ struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer)
 	}
 	struct dmab_wlr_buffer *buffer = wl_container_of(wlr_buffer, buffer, base);
 	return buffer;
+}
+
+bool adapter_buffer_gave_dmabuf(struct wlr_buffer *wlr_buffer)
+{
+	struct dmab_wlr_buffer *buffer = adapter_buffer_from_wlr(wlr_buffer);
+	return buffer != NULL && buffer->dmabuf_given;
 }
 
 bool dmab_wlr_buffer_is_broker(const struct wlr_buffer *buffer)
