@@ -2,21 +2,25 @@
 /*
  * The adapter's wlr_buffer of a client's committed broker wl_buffer, as a
  * wlroots renderer finds it (wlr_surface.buffer->source), on the allocator of
- * DMAB_TEST_ALLOCATOR: wlr_buffer_get_dmabuf is false on memfd storage and
- * describes the client's own mapping on dma-buf storage (udmabuf, dma-heap,
- * drm-dumb: the kernel tier runs this per backend), while the pixman renderer's
- * texture still wraps the read-only data pointer. Where a DRM node exists,
- * wlroots' GLES2 renderer imports the buffer and its texture is read back.
- * import_cost_1080p prints the per-frame CPU time of a GPU-style import (the
- * attributes and a sync_file of the implicit fences) against the data-pointer
- * path (a copy of the frame, and a pixman composite of it).
+ * DMAB_TEST_ALLOCATOR (the kernel tier runs this once per dma-buf backend):
+ *  - wlr_buffer_get_dmabuf is false on memfd storage and describes the
+ *    client's own mapping on dma-buf storage (udmabuf, dma-heap, drm-dumb),
+ *    while the pixman renderer's texture still wraps the data pointer;
+ *  - after the broker moved the storage, the old wlr_buffer gives no dma-buf
+ *    and the next commit's wlr_buffer gives the new one;
+ *  - a wl_buffer that a request other than wl_surface.attach names (as
+ *    wlr-screencopy's copy does) gives no dma-buf, already in that handler;
+ *  - where a DRM node exists, wlroots' GLES2 renderer imports the buffer (the
+ *    texture locks it) and the texture reads back as the client's pixels;
+ *  - import_cost_1080p prints the per-frame CPU time of a GPU-style import
+ *    (the attributes and a sync_file of the implicit fences) against the
+ *    data-pointer path (a copy of the frame, and a pixman composite of it).
  *
  * Server-side calls run on the fixture's server thread (fixture_run).
  */
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
 #include <GLES2/gl2.h>
-#include <dirent.h>
 #include <drm_fourcc.h>
 #include <errno.h>
 #include <fcntl.h>
