@@ -9,6 +9,7 @@
 #define DMAB_WLR_ADAPTER_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <wayland-server-core.h>
 #include <wlr/types/wlr_buffer.h>
 
@@ -24,6 +25,9 @@ struct dmab_wlr_adapter {
 	struct wl_display *display;
 	struct adapter_commit_hook *commit_hook; /* the generation's commit-hook.c */
 	struct wl_list buffers; /* dmab_wlr_buffer.link */
+	/* Sees the requests that name a broker wl_buffer (buffer.c). */
+	struct wl_protocol_logger *logger;
+	const struct wl_message *surface_attach; /* in wl_surface_interface.methods */
 	/* Also finds a display's adapter (wl_display_get_destroy_listener). */
 	struct wl_listener display_destroy;
 };
@@ -42,10 +46,23 @@ struct dmab_wlr_buffer {
 	struct wl_list link; /* dmab_wlr_adapter.buffers */
 	/* A YUV frame converted for the renderer; invalid once the read ends (yuv.h). */
 	struct dmab_yuv_frame yuv;
+	/*
+	 * get_dmabuf: the dma-buf (its inode) first handed to wlroots, which
+	 * caches its import on the wlr_buffer; stale once the storage has moved
+	 * since; refused once a request other than wl_surface.attach named the
+	 * wl_buffer (a write target: wlr-screencopy's copy).
+	 */
+	bool dmabuf_given;
+	dev_t dmabuf_dev;
+	ino_t dmabuf_ino;
+	bool dmabuf_stale;
+	bool dmabuf_refused;
 };
 
 /* NULL if the wlr_buffer is not a broker buffer. */
 struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer);
+/* True if the wlr_buffer is a broker buffer whose get_dmabuf has answered. */
+bool adapter_buffer_gave_dmabuf(struct wlr_buffer *wlr_buffer);
 /* Begins the compositor's read if none is held; false if it cannot. */
 bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer);
 

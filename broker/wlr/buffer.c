@@ -4,23 +4,51 @@
  *
  * wlroots turns the wl_buffer into a wlr_buffer through the registered resource
  * interface (0.15 at wl_surface.attach, 0.18 at wl_surface.commit), and at
- * commit the renderer makes a texture of the buffer. The pixman renderer's texture
- * wraps our data pointer, locks the wlr_buffer and reads the pointer again at
- * every draw, so the broker mapping is composited in place. The buffer is
- * released (n_locks drops to 0) once the texture is replaced or the surface is
- * gone: that ends the compositor's READ bracket and sends wl_buffer.release.
+ * commit the renderer makes a texture of the buffer. The buffer is released
+ * (n_locks drops to 0) once the texture is replaced or the surface is gone:
+ * that ends the compositor's READ bracket and sends wl_buffer.release.
  *
- * Nothing in wlroots 0.15 or 0.18 can write into the mapping: the data pointer
- * is only handed out for reading, the buffer offers no get_shm or get_dmabuf,
- * and wlr_client_buffer_apply_damage() only updates textures made from wl_shm
- * buffers (0.15) or through the renderer's update_from_buffer, which pixman
- * lacks (0.18), never ours.
+ * Two ways in, both only while that bracket is held and ready:
+ *  - begin_data_ptr_access: the broker's read-only mapping. The pixman
+ *    renderer's texture wraps it, locks the wlr_buffer and reads the pointer
+ *    again at every draw, so the mapping is composited in place; pixman never
+ *    asks for get_dmabuf (0.15.1 and 0.18.2: its texture_from_buffer and its
+ *    draws only take the data pointer).
+ *  - get_dmabuf, when the storage is a dma-buf (udmabuf, dma-heap, drm-dumb,
+ *    an imported one): the GLES2 and Vulkan renderers ask for it first and
+ *    import the dma-buf as a texture, with no copy. Their texture locks the
+ *    wlr_buffer too, so the bracket lasts as long as the frame is shown. No
+ *    fence is handed over: the read is ready only once the broker's write
+ *    fence and the dma-buf's implicit write fences have signaled, no writer
+ *    begins until it ends, and the GPU's sampling adds implicit read fences
+ *    that the next writer's DMA_BUF_IOCTL_SYNC waits for (see
+ *    dmab_server_read_get_dmabuf). For memfd storage get_dmabuf is false.
+ *
+ * The renderers cache their import on the wlr_buffer (a wlr_addon) and reuse
+ * it at the next commit. The broker may move a buffer to new storage between
+ * two reads; get_dmabuf then refuses the wlr_buffer (the renderer copies
+ * through the data pointer), and the next wl_surface.attach (0.15) or commit
+ * (0.18) of the wl_buffer gets a fresh wlr_buffer once the old one is unlocked.
+ *
+ * Nothing in wlroots may write into the buffer. The data pointer is only
+ * handed out for reading and there is no get_shm; the pixman texture has no
+ * write path, and wlr_client_buffer_apply_damage() only updates textures made
+ * from wl_shm buffers (0.15) or through the renderer's update_from_buffer
+ * (0.18), which pixman lacks and GLES2 refuses for a dma-buf import; Vulkan's
+ * does not refuse, so the 0.18 commit hook keeps apply_damage away from a
+ * texture that may be an import of ours (wlroots-0.18/commit-hook.c). A
+ * dma-buf can also be rendered into: wlroots 0.18's wlr-screencopy renders
+ * into a client's wl_buffer through get_dmabuf, and a client that may only
+ * read a shared buffer could ask for that. So a wl_buffer that any request
+ * other than wl_surface.attach names (a protocol logger sees them before
+ * wlroots does) never gives its dma-buf again.
  */
 #include <assert.h>
 #include <drm_fourcc.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <wayland-server-core.h>
 #include <wayland-server-protocol.h>
 #include <wlr/util/log.h>
@@ -60,6 +88,12 @@ struct dmab_wlr_buffer *adapter_buffer_from_wlr(struct wlr_buffer *wlr_buffer)
 	}
 	struct dmab_wlr_buffer *buffer = wl_container_of(wlr_buffer, buffer, base);
 	return buffer;
+}
+
+bool adapter_buffer_gave_dmabuf(struct wlr_buffer *wlr_buffer)
+{
+	struct dmab_wlr_buffer *buffer = adapter_buffer_from_wlr(wlr_buffer);
+	return buffer != NULL && buffer->dmabuf_given;
 }
 
 bool dmab_wlr_buffer_is_broker(const struct wlr_buffer *buffer)
@@ -144,8 +178,48 @@ static void buffer_end_data_ptr_access(struct wlr_buffer *wlr_buffer)
 	/* The READ bracket spans the whole time the frame is shown, not one draw. */
 }
 
+static bool buffer_get_dmabuf(struct wlr_buffer *wlr_buffer,
+	struct wlr_dmabuf_attributes *attribs)
+{
+	struct dmab_wlr_buffer *buffer = adapter_buffer_from_wlr(wlr_buffer);
+	struct dmab_dmabuf_attributes dmabuf;
+	/* Also false for memfd storage, before the read is ready, and after it failed. */
+	if (buffer->dmabuf_refused || buffer->dmabuf_stale || buffer->read == NULL ||
+			!dmab_server_read_get_dmabuf(buffer->read, &dmabuf)) {
+		return false;
+	}
+	/* The fd number may be reused after a move: the inode names the dma-buf. */
+	struct stat st;
+	if (fstat(dmabuf.fd, &st) != 0) {
+		return false;
+	}
+	if (!buffer->dmabuf_given) {
+		buffer->dmabuf_given = true;
+		buffer->dmabuf_dev = st.st_dev;
+		buffer->dmabuf_ino = st.st_ino;
+	} else if (st.st_dev != buffer->dmabuf_dev || st.st_ino != buffer->dmabuf_ino) {
+		buffer->dmabuf_stale = true;
+		return false;
+	}
+	*attribs = (struct wlr_dmabuf_attributes){
+		.width = (int32_t)dmabuf.width,
+		.height = (int32_t)dmabuf.height,
+		.format = dmabuf.format,
+		.modifier = dmabuf.modifier,
+		.n_planes = (int)dmabuf.n_planes,
+	};
+	/* One dma-buf holds every plane; wlroots closes none of these fds. */
+	for (uint32_t i = 0; i < dmabuf.n_planes; i++) {
+		attribs->offset[i] = dmabuf.offset[i];
+		attribs->stride[i] = dmabuf.stride[i];
+		attribs->fd[i] = dmabuf.fd;
+	}
+	return true;
+}
+
 static const struct wlr_buffer_impl buffer_impl = {
 	.destroy = buffer_destroy,
+	.get_dmabuf = buffer_get_dmabuf,
 	.begin_data_ptr_access = buffer_begin_data_ptr_access,
 	.end_data_ptr_access = buffer_end_data_ptr_access,
 };
@@ -221,12 +295,19 @@ bool adapter_buffer_begin_read(struct dmab_wlr_buffer *buffer)
 
 static struct wlr_buffer *buffer_from_resource(struct wl_resource *resource)
 {
+	bool refused = false;
 	struct wl_listener *listener = wl_resource_get_destroy_listener(resource,
 		buffer_handle_resource_destroy);
 	if (listener != NULL) {
 		struct dmab_wlr_buffer *buffer =
 			wl_container_of(listener, buffer, resource_destroy);
-		return &buffer->base;
+		/* A locked one may still be shown: it keeps copying until it is let go. */
+		if (!buffer->dmabuf_stale || buffer->base.n_locks > 0) {
+			return &buffer->base;
+		}
+		/* Dropping it drops the renderers' imports of the old storage with it. */
+		refused = buffer->dmabuf_refused;
+		buffer_handle_resource_destroy(&buffer->resource_destroy, NULL);
 	}
 
 	struct dmab_wlr_adapter *adapter = adapter_from_resource(resource);
@@ -252,6 +333,7 @@ static struct wlr_buffer *buffer_from_resource(struct wl_resource *resource)
 	wlr_buffer_init(&buffer->base, &buffer_impl, (int)layout.width, (int)layout.height);
 	buffer->resource = resource;
 	buffer->server_buffer = server_buffer;
+	buffer->dmabuf_refused = refused;
 	wl_list_init(&buffer->holds);
 	buffer->resource_destroy.notify = buffer_handle_resource_destroy;
 	wl_resource_add_destroy_listener(resource, &buffer->resource_destroy);
@@ -273,6 +355,56 @@ static void adapter_handle_display_destroy(struct wl_listener *listener, void *d
 	dmab_wlr_adapter_destroy(adapter);
 }
 
+static void refuse_dmabuf(struct wl_resource *resource)
+{
+	/* An inert wl_buffer has no wlr_buffer to make, and gives nothing anyway. */
+	if (dmab_server_buffer_from_wl_buffer(resource) == NULL) {
+		return;
+	}
+	struct wlr_buffer *wlr_buffer = buffer_from_resource(resource);
+	if (wlr_buffer != NULL) {
+		adapter_buffer_from_wlr(wlr_buffer)->dmabuf_refused = true;
+	}
+}
+
+/*
+ * libwayland calls protocol loggers right before it dispatches a request to
+ * its handler (see wlroots-0.15/commit-hook.c), so a wl_buffer is refused
+ * before wlroots can ask it for its dma-buf on behalf of the request.
+ */
+static void adapter_handle_request(void *data, enum wl_protocol_logger_type type,
+	const struct wl_protocol_logger_message *message)
+{
+	struct dmab_wlr_adapter *adapter = data;
+	if (type != WL_PROTOCOL_LOGGER_REQUEST || message->message == adapter->surface_attach) {
+		return;
+	}
+	int arg = 0;
+	for (const char *c = message->message->signature; *c != '\0' &&
+			arg < message->arguments_count; c++) {
+		if (*c == '?' || (*c >= '0' && *c <= '9')) {
+			continue; /* nullable, or the request's version */
+		}
+		/* Requests name objects as the wl_object that starts their wl_resource. */
+		struct wl_object *object = *c == 'o' ? message->arguments[arg].o : NULL;
+		if (object != NULL && dmab_server_is_wl_buffer((struct wl_resource *)object)) {
+			refuse_dmabuf((struct wl_resource *)object);
+		}
+		arg++;
+	}
+}
+
+/* The server header defines no request opcodes: look the method up by name. */
+static const struct wl_message *find_surface_attach(void)
+{
+	for (int i = 0; i < wl_surface_interface.method_count; i++) {
+		if (strcmp(wl_surface_interface.methods[i].name, "attach") == 0) {
+			return &wl_surface_interface.methods[i];
+		}
+	}
+	return NULL;
+}
+
 struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display,
 	struct wlr_compositor *compositor)
 {
@@ -286,9 +418,23 @@ struct dmab_wlr_adapter *dmab_wlr_adapter_create(struct wl_display *display,
 	}
 	adapter->display = display;
 	wl_list_init(&adapter->buffers);
+	adapter->surface_attach = find_surface_attach();
+	if (adapter->surface_attach == NULL) {
+		free(adapter);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	adapter->logger = wl_display_add_protocol_logger(display, adapter_handle_request,
+		adapter);
+	if (adapter->logger == NULL) {
+		free(adapter);
+		errno = ENOMEM;
+		return NULL;
+	}
 	/* Sets errno: EINVAL where the generation needs the compositor and has none. */
 	if (!adapter_commit_hook_init(adapter, compositor)) {
 		int error = errno;
+		wl_protocol_logger_destroy(adapter->logger);
 		free(adapter);
 		errno = error;
 		return NULL;
@@ -320,6 +466,8 @@ void dmab_wlr_adapter_destroy(struct dmab_wlr_adapter *adapter)
 		adapter_release_holds(buffer);
 	}
 	adapter_commit_hook_finish(adapter);
+	/* The display does not free protocol loggers: ours goes before it. */
+	wl_protocol_logger_destroy(adapter->logger);
 	wl_list_remove(&adapter->display_destroy.link);
 	free(adapter);
 }

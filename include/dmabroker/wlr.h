@@ -5,10 +5,27 @@
  * pkg-config file requires that one).
  *
  * The adapter turns every wl_buffer made by dmabroker_manager_v1.get_wl_buffer
- * into one wlr_buffer whose data pointer is the broker's read-only mapping, so
+ * into a wlr_buffer whose data pointer is the broker's read-only mapping, so
  * the pixman renderer composites it with no copy. The compositor reads like any
  * other importer: a READ bracket is held from the commit that shows a buffer
  * until wlroots drops its last lock on it, and then wl_buffer.release is sent.
+ *
+ * When the buffer's storage is a dma-buf (the udmabuf, dma-heap and drm-dumb
+ * allocators, or a client's own through linux-dmabuf), the wlr_buffer also
+ * answers wlr_buffer_get_dmabuf: its format, DRM_FORMAT_MOD_LINEAR, and every
+ * plane's offset and stride in one dma-buf, whose fd stays the broker's. The
+ * GLES2 and Vulkan renderers import it as a texture instead of copying the
+ * pixels; pixman keeps using the data pointer. On memfd storage it is false.
+ * Both answer only while the READ bracket is held and ready, and the renderer's
+ * texture keeps the bracket held while the frame is shown. No fence comes with
+ * the dma-buf and none is needed: the bracket is ready only once the writer's
+ * fences and the dma-buf's implicit write fences have signaled, no writer
+ * begins while it is held, and the GPU's sampling leaves implicit read fences
+ * that the next writer waits for (see dmab_server_read_get_dmabuf). A wl_buffer
+ * that a request other than wl_surface.attach names (wlr-screencopy's copy,
+ * which would render into it) never gives its dma-buf, and one whose storage
+ * the broker moved gives it through a new wlr_buffer, made at its next
+ * attach (0.15) or commit (0.18) once wlroots let go of the old one.
  * A commit whose buffer is still inside a client's WRITE bracket is held back
  * (wlr_surface_lock_pending) until the writer ends its access; the previous
  * frame stays on screen and nothing blocks.

@@ -31,12 +31,14 @@
 #   DMAB_GUEST_FILTER=<extended regex>  run only the tests whose name matches
 #   DMAB_GUEST_TEST_TIMEOUT=<seconds>   per test (default 300)
 #   DMAB_GUEST_KERNEL_FACTS, DMAB_GUEST_TEST_UNIT, DMAB_GUEST_TEST_PROTOCOL,
-#   DMAB_GUEST_TEST_ALLOC, DMAB_GUEST_TEST_E2E, DMAB_GUEST_FENCE_COMPOSITOR,
+#   DMAB_GUEST_TEST_ALLOC, DMAB_GUEST_TEST_E2E, DMAB_GUEST_TEST_WLR_DMABUF,
+#   DMAB_GUEST_FENCE_COMPOSITOR,
 #   DMAB_GUEST_LINUX_DMABUF_CHECK, DMAB_GUEST_DMABUF_CLIENT,
 #   DMAB_GUEST_DMABROKERD, DMAB_GUEST_DMAB_{PAINT,SHARE,VIEW,INFO}
 #       exact paths of the binaries (set by meson.build); without them the
 #       usual places under BUILD_DIR are tried. test-alloc, when built, also
-#       runs once per backend as alloc[<backend>]. The programs under test
+#       runs once per backend as alloc[<backend>], and test-wlr-dmabuf as
+#       wlr-dmabuf[<backend>]. The programs under test
 #       reach the e2e suite and the compositor checks as DMABROKERD,
 #       DMAB_PAINT, ... and DMABUF_CLIENT, the variables they read.
 #
@@ -172,6 +174,18 @@ t_e2e() { # t_e2e ALLOCATOR PATH
 	done <"$OUT"
 }
 
+# test-wlr-dmabuf, and what it printed of wlroots' GLES2 import and of the import's cost.
+t_wlr_dmabuf() { # t_wlr_dmabuf ALLOCATOR PATH
+	local line
+	OUT=
+	t_binary "$@"
+	[[ -f $OUT ]] || return
+	while IFS= read -r line; do
+		[[ $line == "# gles2 "* || $line == "# wlr-dmabuf["* || $line == "# SKIP "* ]] &&
+			info "$TEST ${line#\# }"
+	done <"$OUT"
+}
+
 # A program that prints its own PASS/FAIL/SKIP/INFO markers (kernel-facts, the
 # guest.d hooks). Its markers are counted; other output is indented. It must
 # print at least one marker; a non-zero exit without a FAIL marker is a FAIL.
@@ -254,6 +268,8 @@ TEST_ALLOC=$(locate "${DMAB_GUEST_TEST_ALLOC:-}" \
 	"$BUILD_DIR/tests/test-alloc" "$BUILD_DIR/tests/alloc/test-alloc")
 
 TEST_E2E=$(locate "${DMAB_GUEST_TEST_E2E:-}" "$BUILD_DIR/tests/e2e/test-e2e")
+# optional: the wlroots adapter's get_dmabuf and wlroots' GLES2 import, per dma-buf backend
+TEST_WLR_DMABUF=$(locate "${DMAB_GUEST_TEST_WLR_DMABUF:-}" "$BUILD_DIR/tests/wlr/test-wlr-dmabuf")
 FENCE_COMPOSITOR=$(locate "${DMAB_GUEST_FENCE_COMPOSITOR:-}" \
 	"$BUILD_DIR/tests/kernel/fence-compositor")
 LINUX_DMABUF_CHECK=$(locate "${DMAB_GUEST_LINUX_DMABUF_CHECK:-}" \
@@ -283,6 +299,7 @@ for b in "${BACKENDS[@]}"; do
 	[[ -x $TEST_ALLOC ]] && register "alloc[$b]" t_binary "$alloc" "$TEST_ALLOC"
 	# the daemon with the example and stock clients, checked by grim screenshots
 	register "e2e[$b]" t_e2e "$alloc" "$TEST_E2E"
+	[[ -x $TEST_WLR_DMABUF ]] && register "wlr-dmabuf[$b]" t_wlr_dmabuf "$alloc" "$TEST_WLR_DMABUF"
 done
 
 # 4. the compositor waits for kernel fences: implicit ones on a vgem dumb

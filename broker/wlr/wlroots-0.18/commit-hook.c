@@ -9,6 +9,16 @@
  * wlr_surface_lock_pending() there makes wlroots cache the state. The adapter
  * listens on every surface of its wlr_compositor, from new_surface on, so the
  * adapter must exist before clients create surfaces.
+ *
+ * It also keeps renderers from writing into a broker dma-buf. When a surface
+ * commits a buffer, wlr_client_buffer_apply_damage() (types/buffer/client.c)
+ * uploads its pixels into the texture the surface already has, instead of
+ * making a new one, unless someone else holds that texture's client buffer;
+ * the Vulkan renderer's update_from_buffer does so even into a texture it
+ * imported from a dma-buf (GLES2 and pixman refuse). So while a surface's
+ * client buffer comes from a broker buffer that gave its dma-buf, the adapter
+ * holds a lock on it: apply_damage refuses, and the next commit gets a texture
+ * of its own. wlroots 0.15 only ever updates textures made from wl_shm buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,14 +36,21 @@ struct adapter_commit_hook {
 
 struct hooked_surface {
 	struct wlr_surface *surface;
+	/* The surface's client buffer that the adapter locks, or NULL. */
+	struct wlr_client_buffer *guarded;
 	struct wl_listener client_commit;
+	struct wl_listener commit;
 	struct wl_listener destroy;
 	struct wl_list link; /* adapter_commit_hook.surfaces */
 };
 
 static void hooked_surface_destroy(struct hooked_surface *hooked)
 {
+	if (hooked->guarded != NULL) {
+		wlr_buffer_unlock(&hooked->guarded->base);
+	}
 	wl_list_remove(&hooked->client_commit.link);
+	wl_list_remove(&hooked->commit.link);
 	wl_list_remove(&hooked->destroy.link);
 	wl_list_remove(&hooked->link);
 	free(hooked);
@@ -43,6 +60,26 @@ static void handle_client_commit(struct wl_listener *listener, void *data)
 {
 	struct hooked_surface *hooked = wl_container_of(listener, hooked, client_commit);
 	adapter_handle_client_commit(hooked->surface);
+}
+
+/* After wlroots applied a commit: the surface's texture is made or kept by now. */
+static void handle_commit(struct wl_listener *listener, void *data)
+{
+	struct hooked_surface *hooked = wl_container_of(listener, hooked, commit);
+	struct wlr_client_buffer *current = hooked->surface->buffer;
+	if (current == hooked->guarded) {
+		return;
+	}
+	/* May release the old frame's broker buffer: its read ends, as it would have. */
+	if (hooked->guarded != NULL) {
+		wlr_buffer_unlock(&hooked->guarded->base);
+		hooked->guarded = NULL;
+	}
+	if (current != NULL && current->source != NULL &&
+			adapter_buffer_gave_dmabuf(current->source)) {
+		hooked->guarded = current;
+		wlr_buffer_lock(&current->base);
+	}
 }
 
 static void handle_surface_destroy(struct wl_listener *listener, void *data)
@@ -64,6 +101,8 @@ static void handle_new_surface(struct wl_listener *listener, void *data)
 	hooked->surface = surface;
 	hooked->client_commit.notify = handle_client_commit;
 	wl_signal_add(&surface->events.client_commit, &hooked->client_commit);
+	hooked->commit.notify = handle_commit;
+	wl_signal_add(&surface->events.commit, &hooked->commit);
 	hooked->destroy.notify = handle_surface_destroy;
 	wl_signal_add(&surface->events.destroy, &hooked->destroy);
 	wl_list_insert(&hook->surfaces, &hooked->link);
