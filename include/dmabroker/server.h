@@ -315,7 +315,7 @@ void dmab_server_read_get_pixels(const struct dmab_server_read *read, struct dma
 /*
  * The dma-buf behind a read, for a GPU renderer that imports it as a texture
  * without a CPU copy (EGL_EXT_image_dma_buf_import, VK_EXT_external_memory_dma_buf):
- * one plane, the LINEAR modifier (DRM_FORMAT_MOD_LINEAR, 0).
+ * every plane of the format in one fd, the LINEAR modifier (DRM_FORMAT_MOD_LINEAR, 0).
  */
 struct dmab_dmabuf_attributes {
 	int fd; /**< the broker's, valid until the read ends: dup it to keep it, never close it */
