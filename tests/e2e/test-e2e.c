@@ -786,6 +786,13 @@ DMAB_TEST(info_lists_formats_allocators_and_buffers)
 		long size = (long)json_number(buffer, "size");
 		CHECK(stride >= PAINT_WIDTH * 4 && stride % 64 == 0);
 		CHECK(size >= stride * PAINT_HEIGHT && size % page == 0);
+		/* One plane: all of the buffer's rows, from the start of the storage. */
+		const struct json *planes = json_get(buffer, "planes");
+		CHECK(planes != NULL && planes->type == JSON_ARRAY);
+		CHECK_EQ(planes->len, 1);
+		CHECK_EQ(json_number(planes->items[0], "offset"), 0);
+		CHECK_EQ(json_number(planes->items[0], "stride"), stride);
+		CHECK_EQ(json_number(planes->items[0], "size"), stride * PAINT_HEIGHT);
 		const char *allocator = json_get_string(buffer, "allocator");
 		CHECK(allocator != NULL && is_test_allocator(allocator));
 		const struct json *attachments = json_get(buffer, "attachments");
@@ -808,6 +815,7 @@ DMAB_TEST(info_lists_formats_allocators_and_buffers)
 	char *text = spawn_and_capture(&e, "dmab-info", argv, 0, CLIENT_TIMEOUT_MS);
 	CHECK(strstr(text, "formats: ") != NULL && strstr(text, "XRGB8888") != NULL);
 	CHECK(strstr(text, "buffers: 3\n") != NULL);
+	CHECK(strstr(text, "\t\tplane 0: offset 0 stride ") != NULL);
 	free(text);
 	stop_client(paint);
 	e2e_finish(&e);
