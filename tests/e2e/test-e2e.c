@@ -1290,15 +1290,30 @@ static const char *gst_plugin_dir(void)
 struct gst_env {
 	char plugin_path[E2E_PATH_MAX + 32];
 	char registry[E2E_PATH_MAX + 32];
+	char preload[E2E_PATH_MAX + 32];
+	char sanitizer[64];
 };
 
-/* The plugin on the path, and a registry of the test's own, not the user's cache. */
+/*
+ * The plugin on the path, and a registry of the test's own, not the user's
+ * cache. In an ASan build the plugin loads only into a process whose first
+ * library is the ASan runtime: DMAB_GST_PRELOAD names it, and it goes in
+ * LD_PRELOAD of gst-launch and gst-inspect (and of gst-plugin-scanner, which
+ * inherits it). Their own leaks, GStreamer's and GLib's, are not the plugin's:
+ * leak detection is off in them.
+ */
 static void gst_env_init(struct gst_env *env, const struct e2e *e)
 {
 	snprintf(env->plugin_path, sizeof(env->plugin_path), "GST_PLUGIN_PATH=%s",
 		gst_plugin_dir());
 	snprintf(env->registry, sizeof(env->registry), "GST_REGISTRY=%s/gst-registry.bin",
 		e->dir);
+	const char *preload = getenv("DMAB_GST_PRELOAD");
+	bool sanitized = preload != NULL && preload[0] != '\0';
+	snprintf(env->preload, sizeof(env->preload), "%s=%s",
+		sanitized ? "LD_PRELOAD" : "DMAB_GST_NO_PRELOAD", sanitized ? preload : "1");
+	snprintf(env->sanitizer, sizeof(env->sanitizer), "%s",
+		sanitized ? "ASAN_OPTIONS=detect_leaks=0" : "DMAB_GST_NO_PRELOAD=1");
 }
 
 DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
@@ -1320,7 +1335,8 @@ DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
 			"NV12", "I420", "P010_10LE", NULL } },
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, inspect,
+		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry,
+			env.preload, env.sanitizer, inspect,
 			cases[c].element, NULL };
 		struct e2e_proc *p = e2e_spawn(&e, "gst-inspect", argv);
 		e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
@@ -1377,8 +1393,9 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 	char token_file[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
 	snprintf(token_file, sizeof(token_file), "%s/tokens", e.dir);
 	snprintf(token_arg, sizeof(token_arg), "token-file=%s", token_file);
-	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry,
-		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch, "videotestsrc",
+	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, "GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch,
+		"videotestsrc",
 		"num-buffers=300", "!", "video/x-raw,format=NV12,width=1280,height=720", "!",
 		"dmabrokersink", token_arg, NULL };
 	struct e2e_proc *p = e2e_spawn(&e, "gst-launch", argv);
@@ -1435,9 +1452,9 @@ static void gst_run(struct e2e *e, const char *const *args, unsigned long *poole
 	const char *launch = e2e_stock_program("gst-launch-1.0");
 	struct gst_env env;
 	gst_env_init(&env, e);
-	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry,
-		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
-	int argc = 6;
+	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, "GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 8;
 	for (int i = 0; args[i] != NULL; i++) {
 		CHECK(argc < 31);
 		argv[argc++] = args[i];
@@ -1508,9 +1525,9 @@ static struct e2e_proc *gst_spawn(struct e2e *e, const char *name, const char *d
 	const char *launch = e2e_stock_program("gst-launch-1.0");
 	static struct gst_env env;
 	gst_env_init(&env, e);
-	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, debug,
-		"GST_DEBUG_NO_COLOR=1", launch };
-	int argc = 6;
+	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, debug, "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 8;
 	for (int i = 0; args[i] != NULL; i++) {
 		CHECK(argc < 39);
 		argv[argc++] = args[i];
