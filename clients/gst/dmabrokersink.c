@@ -426,6 +426,8 @@ static gboolean sink_stop(GstBaseSink *bsink)
 		gst_object_unref(pool);
 	}
 	g_mutex_lock(&sink->lock);
+	/* Upstream's thread may still wait for a WRITE bracket: it leaves the connection first. */
+	dmab_gst_waiter_drain(&sink->waiter, &sink->lock);
 	GST_INFO_OBJECT(sink, "%" G_GUINT64_FORMAT " frames from the pool, %" G_GUINT64_FORMAT
 		" copied", sink->pooled, sink->copied);
 	sink->pooled = sink->copied = 0;

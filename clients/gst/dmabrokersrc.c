@@ -502,7 +502,9 @@ static gboolean src_start(GstBaseSrc *bsrc)
 static gboolean src_stop(GstBaseSrc *bsrc)
 {
 	GstDmabrokerSrc *src = GST_DMABROKER_SRC(bsrc);
+	dmab_gst_waiter_set_flushing(&src->waiter, TRUE);
 	g_mutex_lock(&src->lock);
+	dmab_gst_waiter_drain(&src->waiter, &src->lock);
 	GST_INFO_OBJECT(src, "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT " lost, %"
 		G_GUINT64_FORMAT " copied", src->pushed, src->lost, src->copied);
 	ring_destroy(src);

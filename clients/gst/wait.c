@@ -11,6 +11,8 @@
 gboolean dmab_gst_waiter_init(struct dmab_gst_waiter *waiter)
 {
 	gst_poll_fd_init(&waiter->fd);
+	waiter->active = 0;
+	g_cond_init(&waiter->idle);
 	waiter->set = gst_poll_new(TRUE);
 	return waiter->set != NULL;
 }
@@ -20,6 +22,14 @@ void dmab_gst_waiter_finish(struct dmab_gst_waiter *waiter)
 	if (waiter->set != NULL) {
 		gst_poll_free(waiter->set);
 		waiter->set = NULL;
+	}
+	g_cond_clear(&waiter->idle);
+}
+
+void dmab_gst_waiter_drain(struct dmab_gst_waiter *waiter, GMutex *lock)
+{
+	while (waiter->active > 0) {
+		g_cond_wait(&waiter->idle, lock);
 	}
 }
 
@@ -100,21 +110,29 @@ int dmab_gst_wait(GMutex *lock, struct dmab_gst_waiter *waiter, struct dmab_clie
 		gint64 left = deadline - g_get_monotonic_time();
 		timeout = left > 0 ? (GstClockTime)left * GST_USECOND : 0;
 	}
+	waiter->active++;
 	g_mutex_unlock(lock);
 	gint n = gst_poll_wait(waiter->set, timeout);
 	int err = n < 0 ? errno : 0;
-	g_mutex_lock(lock);
-	if (n > 0 && waiter->fd.fd >= 0 && (gst_poll_fd_can_read(waiter->set, &waiter->fd) ||
+	/*
+	 * Read or cancel before taking the lock again: another thread that
+	 * holds it may be in wl_display_read_events, which waits for every
+	 * thread that prepared a read. Reading only queues the events.
+	 */
+	int read = 0;
+	if (n > 0 && (gst_poll_fd_can_read(waiter->set, &waiter->fd) ||
 			gst_poll_fd_has_closed(waiter->set, &waiter->fd) ||
 			gst_poll_fd_has_error(waiter->set, &waiter->fd))) {
 		/* A hang-up reads as an error here, which is what the caller must see. */
-		if (wl_display_read_events(display) < 0) {
-			return -EPIPE;
-		}
+		read = wl_display_read_events(display);
 	} else {
 		wl_display_cancel_read(display);
 	}
-	if (!dispatch_queued(client)) {
+	g_mutex_lock(lock);
+	if (--waiter->active == 0) {
+		g_cond_broadcast(&waiter->idle);
+	}
+	if (read < 0 || !dispatch_queued(client)) {
 		return -EPIPE;
 	}
 	return n < 0 && err == EBUSY ? 1 : 0;

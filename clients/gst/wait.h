@@ -18,6 +18,8 @@ struct wl_display;
 struct dmab_gst_waiter {
 	GstPoll *set;
 	GstPollFD fd; /* the connection's, while attached */
+	guint active; /* waits that dropped the lock, under it */
+	GCond idle; /* signaled when active drops */
 };
 
 gboolean dmab_gst_waiter_init(struct dmab_gst_waiter *waiter);
@@ -27,6 +29,11 @@ void dmab_gst_waiter_attach(struct dmab_gst_waiter *waiter, struct dmab_client *
 void dmab_gst_waiter_detach(struct dmab_gst_waiter *waiter);
 /* While flushing, every wait returns at once: unlock and stop call it from other threads. */
 void dmab_gst_waiter_set_flushing(struct dmab_gst_waiter *waiter, gboolean flushing);
+/*
+ * Called with lock held while flushing: returns once no wait is left that
+ * dropped lock, so that the connection can be destroyed under it.
+ */
+void dmab_gst_waiter_drain(struct dmab_gst_waiter *waiter, GMutex *lock);
 
 /* Handles the events that have arrived, without waiting; FALSE once the display failed. */
 gboolean dmab_gst_dispatch_pending(struct dmab_client *client);

@@ -1313,7 +1313,8 @@ static void gst_env_init(struct gst_env *env, const struct e2e *e)
 	snprintf(env->preload, sizeof(env->preload), "%s=%s",
 		sanitized ? "LD_PRELOAD" : "DMAB_GST_NO_PRELOAD", sanitized ? preload : "1");
 	snprintf(env->sanitizer, sizeof(env->sanitizer), "%s",
-		sanitized ? "ASAN_OPTIONS=detect_leaks=0" : "DMAB_GST_NO_PRELOAD=1");
+		sanitized ? "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1" :
+		"DMAB_GST_NO_PRELOAD=1");
 }
 
 DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
