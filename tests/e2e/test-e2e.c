@@ -1609,6 +1609,42 @@ DMAB_TEST(gst_sink_to_src_pair_is_intact)
  * timeout once the sink is gone, and the sink goes on to the end of its
  * stream once the source is gone.
  */
+/*
+ * A source that waits for a frame the sink has not written (one frame every 30
+ * s, timeout 60 s) sleeps on the connection: an interrupt, which makes
+ * gst-launch-1.0 stop the pipeline (unlock, then stop), must end that wait at
+ * once rather than at the next frame or the timeout.
+ */
+DMAB_TEST(gst_src_waiting_for_a_frame_stops_at_once)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	const char *const slow[] = { "videotestsrc", "is-live=true", "!",
+		"video/x-raw,format=NV12,width=320,height=240,framerate=1/30", "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=60000", "!",
+		"fakesink", NULL };
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", slow);
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	/* Frame 0 comes at once; then the source waits for frame 1, due in 30 s. */
+	e2e_sleep_ms(2000 * dmab_test_time_scale());
+	CHECK(e2e_running(src));
+	int64_t start = e2e_now_ms();
+	kill(src->pid, SIGINT);
+	CHECK(e2e_wait(src, 10 * 1000 * dmab_test_time_scale()));
+	int64_t took = e2e_now_ms() - start;
+	printf("# the waiting source stopped %lld ms after SIGINT\n", (long long)took);
+	if (took > 3000 * dmab_test_time_scale())
+		E2E_FAIL("the waiting source took %lld ms to stop", (long long)took);
+	e2e_stop(sink, SIGKILL, 5000);
+	e2e_finish(&e);
+}
+
 DMAB_TEST(gst_pair_survives_either_end_being_killed)
 {
 	gst_plugin_dir();
