@@ -225,6 +225,55 @@ static void ring_destroy(GstDmabrokerSrc *src)
 	gst_clear_caps(&src->caps);
 }
 
+/* --- waiting for the next frame --- */
+
+static void next_write_fd(void *data, struct dmabroker_fence_v1 *fence, int32_t fd,
+	uint32_t type)
+{
+	/* The signaled event, on the connection we sleep on, is what wakes us. */
+	close(fd);
+}
+
+static void next_write_signaled(void *data, struct dmabroker_fence_v1 *fence)
+{
+	struct slot *slot = data;
+	slot->stale = TRUE;
+	dmabroker_fence_v1_destroy(slot->next_write);
+	slot->next_write = NULL;
+}
+
+static const struct dmabroker_fence_v1_listener next_write_listener = {
+	.fd = next_write_fd,
+	.signaled = next_write_signaled,
+};
+
+/* Queues the request; the next flush sends it. */
+static void arm_next_write(struct slot *slot)
+{
+	slot->next_write = dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(slot->buffer),
+		DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE);
+	if (slot->next_write != NULL) {
+		dmabroker_fence_v1_add_listener(slot->next_write, &next_write_listener, slot);
+	}
+}
+
+/*
+ * Asks for the next_write fence of every slot that has none pending, before
+ * the looks: the broker answers in order, so a write that ends after the look
+ * still signals the fence. (A look arms its slot again inside its bracket.)
+ */
+static gboolean arm_next_writes(GstDmabrokerSrc *src)
+{
+	dmab_client_batch_begin(src->client);
+	for (guint i = 0; i < src->n_slots; i++) {
+		if (src->slots[i].next_write == NULL) {
+			arm_next_write(&src->slots[i]);
+		}
+	}
+	return dmab_client_batch_end(src->client) == 0;
+}
+
+
 /* --- finding frame next --- */
 
 enum look {
@@ -260,6 +309,20 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
 		GST_ELEMENT_ERROR(src, RESOURCE, READ, ("The broker refused a read: %s",
 			g_strerror(-ret)), ("%s", dmab_client_last_failure()->message));
 		return LOOK_ERROR;
+	}
+	/*
+	 * The fence of a write that ended before this bracket began was signaled
+	 * before ready, so it is read already: handle it, then ask again inside
+	 * the bracket, where no write is held and the next one cannot end before
+	 * the bracket does, so that no later write goes unseen.
+	 */
+	if (wl_display_dispatch_pending(dmab_client_get_display(src->client)) < 0) {
+		dmab_client_attachment_end(slot->att);
+		GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
+		return LOOK_ERROR;
+	}
+	if (slot->next_write == NULL) {
+		arm_next_write(slot);
 	}
 	struct dmab_client_plane plane;
 	const guint8 *data = dmab_client_attachment_get_plane(slot->att, 0, &plane);
@@ -323,52 +386,6 @@ static gint find_frame(GstDmabrokerSrc *src, struct dmab_gst_tag *found, gint64 
 		return find_frame(src, found, deadline);
 	}
 	return -2;
-}
-
-/* --- waiting for the next frame --- */
-
-static void next_write_fd(void *data, struct dmabroker_fence_v1 *fence, int32_t fd,
-	uint32_t type)
-{
-	/* The signaled event, on the connection we sleep on, is what wakes us. */
-	close(fd);
-}
-
-static void next_write_signaled(void *data, struct dmabroker_fence_v1 *fence)
-{
-	struct slot *slot = data;
-	slot->stale = TRUE;
-	dmabroker_fence_v1_destroy(slot->next_write);
-	slot->next_write = NULL;
-}
-
-static const struct dmabroker_fence_v1_listener next_write_listener = {
-	.fd = next_write_fd,
-	.signaled = next_write_signaled,
-};
-
-/*
- * Asks for the next_write fence of every slot that has none pending. It must
- * come before the looks: the broker answers in order, so a write that ends
- * after the look still signals the fence.
- */
-static gboolean arm_next_writes(GstDmabrokerSrc *src)
-{
-	dmab_client_batch_begin(src->client);
-	for (guint i = 0; i < src->n_slots; i++) {
-		struct slot *slot = &src->slots[i];
-		if (slot->next_write != NULL) {
-			continue;
-		}
-		slot->next_write = dmabroker_buffer_v1_get_fence(
-			dmab_client_buffer_get_proxy(slot->buffer),
-			DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE);
-		if (slot->next_write == NULL) {
-			break;
-		}
-		dmabroker_fence_v1_add_listener(slot->next_write, &next_write_listener, slot);
-	}
-	return dmab_client_batch_end(src->client) == 0;
 }
 
 /* --- the buffers pushed downstream --- */
@@ -494,6 +511,13 @@ static gboolean src_start(GstBaseSrc *bsrc)
 	} else {
 		dmab_gst_waiter_attach(&src->waiter, src->client);
 		ok = ring_import(src);
+	}
+	if (!ok && src->client != NULL) {
+		/* No stop follows a failed start. */
+		ring_destroy(src);
+		dmab_gst_waiter_detach(&src->waiter);
+		dmab_client_destroy(src->client);
+		src->client = NULL;
 	}
 	g_mutex_unlock(&src->lock);
 	return ok;
