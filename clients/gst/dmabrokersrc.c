@@ -297,9 +297,14 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
 		*tag = slot->tag;
 		return LOOK_OLDER;
 	}
+	guint ring = src->generation;
 	int ret = dmab_gst_begin(&src->lock, &src->cancel, &src->waiter, src->client, slot->att,
 		READ, deadline);
 	if (ret == 1) {
+		/* A flush, not a stop: the ring stays, and the bracket must not wait on. */
+		if (ring == src->generation) {
+			dmab_client_attachment_end(slot->att);
+		}
 		return LOOK_CANCELLED;
 	}
 	if (ret == -ETIMEDOUT) {

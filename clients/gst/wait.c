@@ -12,6 +12,8 @@ gboolean dmab_gst_waiter_init(struct dmab_gst_waiter *waiter)
 {
 	gst_poll_fd_init(&waiter->fd);
 	waiter->active = 0;
+	waiter->polling = FALSE;
+	waiter->flushing = 0;
 	g_cond_init(&waiter->idle);
 	waiter->set = gst_poll_new(TRUE);
 	return waiter->set != NULL;
@@ -51,6 +53,7 @@ void dmab_gst_waiter_detach(struct dmab_gst_waiter *waiter)
 
 void dmab_gst_waiter_set_flushing(struct dmab_gst_waiter *waiter, gboolean flushing)
 {
+	g_atomic_int_set(&waiter->flushing, flushing);
 	gst_poll_set_flushing(waiter->set, flushing);
 }
 
@@ -88,9 +91,23 @@ int dmab_gst_wait(GMutex *lock, struct dmab_gst_waiter *waiter, struct dmab_clie
 	gint64 deadline)
 {
 	struct wl_display *display = dmab_client_get_display(client);
+	if (g_atomic_int_get(&waiter->flushing)) {
+		return 1;
+	}
+	if (waiter->polling) {
+		/* Another thread sleeps on the connection: what it reads wakes us too. */
+		waiter->active++;
+		g_cond_wait(&waiter->idle, lock);
+		waiter->active--;
+		g_cond_broadcast(&waiter->idle);
+		if (g_atomic_int_get(&waiter->flushing)) {
+			return 1;
+		}
+		return dispatch_queued(client) ? 0 : -EPIPE;
+	}
 	/*
-	 * Nothing may wait in the queues while we sleep. No other thread reads
-	 * the connection: they only end brackets, under the lock.
+	 * Nothing may wait in the queues while we sleep. Other threads read the
+	 * connection only under the lock, which we hold until we sleep.
 	 */
 	if (!dispatch_queued(client)) {
 		return -EPIPE;
@@ -111,6 +128,7 @@ int dmab_gst_wait(GMutex *lock, struct dmab_gst_waiter *waiter, struct dmab_clie
 		timeout = left > 0 ? (GstClockTime)left * GST_USECOND : 0;
 	}
 	waiter->active++;
+	waiter->polling = TRUE;
 	g_mutex_unlock(lock);
 	gint n = gst_poll_wait(waiter->set, timeout);
 	int err = n < 0 ? errno : 0;
@@ -129,9 +147,9 @@ int dmab_gst_wait(GMutex *lock, struct dmab_gst_waiter *waiter, struct dmab_clie
 		wl_display_cancel_read(display);
 	}
 	g_mutex_lock(lock);
-	if (--waiter->active == 0) {
-		g_cond_broadcast(&waiter->idle);
-	}
+	waiter->polling = FALSE;
+	waiter->active--;
+	g_cond_broadcast(&waiter->idle);
 	if (read < 0 || !dispatch_queued(client)) {
 		return -EPIPE;
 	}

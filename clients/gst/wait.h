@@ -18,8 +18,15 @@ struct wl_display;
 struct dmab_gst_waiter {
 	GstPoll *set;
 	GstPollFD fd; /* the connection's, while attached */
-	guint active; /* waits that dropped the lock, under it */
-	GCond idle; /* signaled when active drops */
+	/*
+	 * Under the lock: the waits that dropped it, and whether one of them
+	 * sleeps on the connection. Only one does at a time, so that no other
+	 * thread can read its events between its last look and its sleep.
+	 */
+	guint active;
+	gboolean polling;
+	GCond idle; /* broadcast when a wait ends */
+	gint flushing; /* atomic */
 };
 
 gboolean dmab_gst_waiter_init(struct dmab_gst_waiter *waiter);
