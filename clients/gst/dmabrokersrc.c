@@ -258,19 +258,35 @@ static void arm_next_write(struct slot *slot)
 }
 
 /*
- * Asks for the next_write fence of every slot that has none pending, before
- * the looks: the broker answers in order, so a write that ends after the look
- * still signals the fence. (A look arms its slot again inside its bracket.)
+ * Every READ bracket that ends without a next_write fence pending on its slot
+ * asks for one first, inside the bracket, where no write is held and none can
+ * end before the bracket does: so no write after it goes unseen.
  */
-static gboolean arm_next_writes(GstDmabrokerSrc *src)
+static void end_read(struct slot *slot)
 {
-	dmab_client_batch_begin(src->client);
+	if (slot->next_write == NULL) {
+		arm_next_write(slot);
+	}
+	dmab_client_attachment_end(slot->att);
+}
+
+/*
+ * Before sleeping: a slot whose fence signaled since its look (stale) may
+ * hold the frame, and nothing would wake us for it: 0, look again. 1 when
+ * every slot is covered by a pending fence or held; -1 if the connection
+ * failed.
+ */
+static gint ready_to_sleep(GstDmabrokerSrc *src)
+{
+	if (!dmab_gst_dispatch_pending(src->client)) {
+		return -1;
+	}
 	for (guint i = 0; i < src->n_slots; i++) {
-		if (src->slots[i].next_write == NULL) {
-			arm_next_write(&src->slots[i]);
+		if (src->slots[i].stale && !src->slots[i].held) {
+			return 0;
 		}
 	}
-	return dmab_client_batch_end(src->client) == 0;
+	return 1;
 }
 
 
@@ -317,17 +333,13 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
 	}
 	/*
 	 * The fence of a write that ended before this bracket began was signaled
-	 * before ready, so it is read already: handle it, then ask again inside
-	 * the bracket, where no write is held and the next one cannot end before
-	 * the bracket does, so that no later write goes unseen.
+	 * before ready, so it is read already: handle it now, before the tag
+	 * read below makes the slot fresh.
 	 */
 	if (wl_display_dispatch_pending(dmab_client_get_display(src->client)) < 0) {
 		dmab_client_attachment_end(slot->att);
 		GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
 		return LOOK_ERROR;
-	}
-	if (slot->next_write == NULL) {
-		arm_next_write(slot);
 	}
 	struct dmab_client_plane plane;
 	const guint8 *data = dmab_client_attachment_get_plane(slot->att, 0, &plane);
@@ -344,7 +356,7 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
 	if (tag->magic == DMAB_GST_TAG_MAGIC && tag->seq == src->next) {
 		return LOOK_FOUND;
 	}
-	dmab_client_attachment_end(slot->att);
+	end_read(slot);
 	/* Differences wrap: sequence numbers are 32 bits. */
 	if (tag->magic == DMAB_GST_TAG_MAGIC && (gint32)(tag->seq - src->next) > 0) {
 		return LOOK_NEWER;
@@ -407,7 +419,7 @@ static void release_frame(gpointer data, GstMiniObject *buffer)
 	GstDmabrokerSrc *src = hold->src;
 	g_mutex_lock(&src->lock);
 	if (hold->generation == src->generation && src->slots[hold->index].held) {
-		dmab_client_attachment_end(src->slots[hold->index].att);
+		end_read(&src->slots[hold->index]);
 		src->slots[hold->index].held = FALSE;
 	}
 	g_mutex_unlock(&src->lock);
@@ -482,7 +494,7 @@ static GstBuffer *copy_frame(GstDmabrokerSrc *src, guint index)
 		gst_video_frame_unmap(&from);
 	}
 	gst_buffer_unref(shared);
-	dmab_client_attachment_end(src->slots[index].att);
+	end_read(&src->slots[index]);
 	GST_BUFFER_OFFSET(copy) = src->next;
 	if (!ok) {
 		gst_buffer_unref(copy);
@@ -600,11 +612,6 @@ static GstFlowReturn src_create(GstPushSrc *psrc, GstBuffer **out)
 	gint64 deadline = g_get_monotonic_time() + (gint64)src->timeout_ms * 1000;
 	gint index = src->flushing ? -3 : -2;
 	while (index == -2) {
-		if (!arm_next_writes(src)) {
-			GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
-			index = -1;
-			break;
-		}
 		index = find_frame(src, &tag, deadline);
 		if (index != -2) {
 			break;
@@ -615,6 +622,14 @@ static GstFlowReturn src_create(GstPushSrc *psrc, GstBuffer **out)
 				src->next));
 			index = -1;
 			break;
+		}
+		gint ready = ready_to_sleep(src);
+		if (ready <= 0) {
+			if (ready < 0) {
+				GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
+			}
+			index = ready < 0 ? -1 : -2;
+			continue;
 		}
 		/* Until a fence signals: a frame was written. */
 		int waited = dmab_gst_wait(&src->lock, &src->waiter, src->client, deadline);
@@ -631,7 +646,7 @@ static GstFlowReturn src_create(GstPushSrc *psrc, GstBuffer **out)
 	} else if (index == -3) {
 		ret = GST_FLOW_FLUSHING;
 	} else if (tag.flags & DMAB_GST_TAG_EOS) {
-		dmab_client_attachment_end(src->slots[index].att);
+		end_read(&src->slots[index]);
 		ret = GST_FLOW_EOS;
 	} else {
 		*out = src->use_meta ? lend_frame(src, (guint)index) : copy_frame(src, (guint)index);

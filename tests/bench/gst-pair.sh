@@ -10,14 +10,19 @@
 #   tests/bench/gst-pair.sh BUILD_DIR [FRAMES [REPS]]
 #
 # Needs gst-launch-1.0, the plugin built in BUILD_DIR (-Dgstreamer) and, for
-# the shm rows, shmsink/shmsrc (gstreamer1.0-plugins-bad).
+# the shm rows, shmsink/shmsrc (gstreamer1.0-plugins-bad). GST_PAIR_PLUGIN_DIR
+# takes the plugin from another build (an older one, against this daemon).
+# GST_PAIR_FPS=N makes the writer live at N frames per second (videotestsrc
+# is-live, the writer's sink synced): what a reader costs while it waits.
 set -eu
 [ -n "${GST_PAIR_TRACE:-}" ] && set -x
 build=$(realpath "${1:?usage: $0 BUILD_DIR [FRAMES [REPS]]}")
 frames=${2:-600}
 reps=${3:-3}
-caps="video/x-raw,format=NV12,width=1280,height=720,framerate=1000/1"
-src="videotestsrc num-buffers=$frames pattern=ball ! $caps"
+fps=${GST_PAIR_FPS:-}
+caps="video/x-raw,format=NV12,width=1280,height=720,framerate=${fps:-1000}/1"
+src="videotestsrc num-buffers=$frames pattern=ball ${fps:+is-live=true }! $caps"
+sync=$([ -n "$fps" ] && echo true || echo false)
 
 work=$(mktemp -d)
 daemon=
@@ -27,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export GST_PLUGIN_PATH="$build/clients/gst"
+export GST_PLUGIN_PATH="${GST_PAIR_PLUGIN_DIR:-$build/clients/gst}"
 export GST_REGISTRY="$work/registry.bin"
 export XDG_RUNTIME_DIR="$work"
 chmod 700 "$work"
@@ -60,7 +65,7 @@ row() { # name writer-time reader-time daemon-ticks
 	}'
 }
 
-echo "$frames NV12 1280x720 frames per run, $reps rounds, $(nproc) CPUs"
+echo "$frames NV12 1280x720 frames per run${fps:+, live at $fps fps}, $reps rounds, $(nproc) CPUs"
 echo
 echo "| pair | wall | fps | writer CPU/frame | reader CPU/frame | daemon CPU/frame |"
 echo "|---|---|---|---|---|---|"
@@ -71,7 +76,7 @@ for r in $(seq "$reps"); do
 		timeout=20000 ! fakevideosink sync=false >"$work/r.log" 2>&1 &
 	reader=$!
 	# shellcheck disable=SC2086 # $src is a pipeline description
-	timed "$work/w.time" gst-launch-1.0 -q $src ! dmabrokersink show=false sync=false \
+	timed "$work/w.time" gst-launch-1.0 -q $src ! dmabrokersink show=false sync=$sync \
 		token-file="$work/tokens" >"$work/w.log" 2>&1
 	wait "$reader"
 	row "dmabrokersink → dmabrokersrc" "$work/w.time" "$work/r.time" \
@@ -80,7 +85,7 @@ for r in $(seq "$reps"); do
 	rm -f "$work/shm"
 	# shellcheck disable=SC2086
 	timed "$work/w.time" gst-launch-1.0 -q $src ! shmsink socket-path="$work/shm" \
-		wait-for-connection=true sync=false shm-size=100000000 >"$work/w.log" 2>&1 &
+		wait-for-connection=true sync=$sync shm-size=100000000 >"$work/w.log" 2>&1 &
 	writer=$!
 	for _ in $(seq 200); do [ -S "$work/shm" ] && break; sleep 0.01; done
 	timed "$work/r.time" gst-launch-1.0 -q shmsrc socket-path="$work/shm" \
