@@ -14,6 +14,10 @@
 # takes the plugin from another build (an older one, against this daemon).
 # GST_PAIR_FPS=N makes the writer live at N frames per second (videotestsrc
 # is-live, the writer's sink synced): what a reader costs while it waits.
+# GST_PAIR_COPY=1 puts identity drop-allocation=true before dmabrokersink, so
+# that it copies each frame in, inside a WRITE bracket only as long as the
+# copy (upstream that does not take its pool: a decoder with its own), and a
+# reader waits with no bracket to queue behind.
 set -eu
 [ -n "${GST_PAIR_TRACE:-}" ] && set -x
 build=$(realpath "${1:?usage: $0 BUILD_DIR [FRAMES [REPS]]}")
@@ -65,7 +69,7 @@ row() { # name writer-time reader-time daemon-ticks
 	}'
 }
 
-echo "$frames NV12 1280x720 frames per run${fps:+, live at $fps fps}, $reps rounds, $(nproc) CPUs"
+echo "$frames NV12 1280x720 frames per run${fps:+, live at $fps fps}${GST_PAIR_COPY:+, copied into the sink}, $reps rounds, $(nproc) CPUs"
 echo
 echo "| pair | wall | fps | writer CPU/frame | reader CPU/frame | daemon CPU/frame |"
 echo "|---|---|---|---|---|---|"
@@ -76,7 +80,8 @@ for r in $(seq "$reps"); do
 		timeout=20000 ! fakevideosink sync=false >"$work/r.log" 2>&1 &
 	reader=$!
 	# shellcheck disable=SC2086 # $src is a pipeline description
-	timed "$work/w.time" gst-launch-1.0 -q $src ! dmabrokersink show=false sync=$sync \
+	timed "$work/w.time" gst-launch-1.0 -q $src ! \
+		${GST_PAIR_COPY:+identity drop-allocation=true !} dmabrokersink show=false sync=$sync \
 		token-file="$work/tokens" >"$work/w.log" 2>&1
 	wait "$reader"
 	row "dmabrokersink → dmabrokersrc" "$work/w.time" "$work/r.time" \
