@@ -69,7 +69,8 @@ row() { # name writer-time reader-time daemon-ticks
 	}'
 }
 
-echo "$frames NV12 1280x720 frames per run${fps:+, live at $fps fps}${GST_PAIR_COPY:+, copied into the sink}, $reps rounds, $(nproc) CPUs"
+echo "$frames NV12 1280x720 frames per run${fps:+, live at $fps fps}" \
+	"${GST_PAIR_COPY:+(copied into the sink)}, $reps rounds, $(nproc) CPUs"
 echo
 echo "| pair | wall | fps | writer CPU/frame | reader CPU/frame | daemon CPU/frame |"
 echo "|---|---|---|---|---|---|"
@@ -81,7 +82,8 @@ for r in $(seq "$reps"); do
 	reader=$!
 	# shellcheck disable=SC2086 # $src is a pipeline description
 	timed "$work/w.time" gst-launch-1.0 -q $src ! \
-		${GST_PAIR_COPY:+identity drop-allocation=true !} dmabrokersink show=false sync=$sync \
+		${GST_PAIR_COPY:+identity drop-allocation=true !} \
+		dmabrokersink show=false sync=$sync \
 		token-file="$work/tokens" >"$work/w.log" 2>&1
 	wait "$reader"
 	row "dmabrokersink → dmabrokersrc" "$work/w.time" "$work/r.time" \

@@ -223,8 +223,8 @@ t_gst_dmabuf() { # t_gst_dmabuf PATH ALLOCATOR...
 		skip "$TEST" "${bin#"$BUILD_DIR"/} not built (-Dgstreamer, gstreamer-app-1.0)"
 		return
 	fi
-	t_markers "$(command -v env)" GST_PLUGIN_PATH="$GST_PLUGIN_DIR" GST_REGISTRY=/tmp/gst-registry.bin \
-		"$bin" "$@"
+	t_markers "$(command -v env)" GST_PLUGIN_PATH="$GST_PLUGIN_DIR" \
+		GST_REGISTRY=/tmp/gst-registry.bin "$bin" "$@"
 }
 
 # ---------------------------------------------------------------- test list
