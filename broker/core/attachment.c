@@ -355,7 +355,13 @@ static bool grant_next(struct dmab_buffer *buffer)
 	if (!grantable(buffer, att->dir)) {
 		return false;
 	}
-	att->fence = dmab_fence_create();
+	if ((att->dir & DMAB_DIR_WRITE) && buffer->next_write != NULL) {
+		/* Those waiting for the next frame wait for this bracket. */
+		att->fence = buffer->next_write;
+		buffer->next_write = NULL;
+	} else {
+		att->fence = dmab_fence_create();
+	}
 	if (att->fence == NULL) {
 		struct dmab_failure fail;
 		dmab_failure_set(&fail, DMAB_REASON_ALLOC_FAILED, "out of memory");

@@ -413,6 +413,11 @@ static void buffer_free(struct dmab_buffer *buffer)
 	dmab_list_for_each_safe(token, tmp, &buffer->tokens, link)
 		dmab_token_free(token);
 	dmab_buffer_release_storage(buffer);
+	/* Nothing can write it any more: whoever waits for a frame must not wait forever. */
+	if (buffer->next_write != NULL) {
+		dmab_fence_signal(buffer->next_write);
+		dmab_fence_unref(buffer->next_write);
+	}
 	dmab_list_remove(&buffer->link);
 	free(buffer);
 }
@@ -471,6 +476,15 @@ void *dmab_buffer_get_writable_data(struct dmab_buffer *buffer)
 	if (buffer->bo_wdata == NULL)
 		buffer->bo_wdata = dmab_bo_mmap(buffer->bo, true);
 	return buffer->bo_wdata;
+}
+
+struct dmab_fence *dmab_buffer_get_next_write_fence(struct dmab_buffer *buffer)
+{
+	if (buffer->write_fence != NULL)
+		return dmab_fence_ref(buffer->write_fence);
+	if (buffer->next_write == NULL)
+		buffer->next_write = dmab_fence_create();
+	return buffer->next_write != NULL ? dmab_fence_ref(buffer->next_write) : NULL;
 }
 
 struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write)

@@ -375,6 +375,12 @@ void dmab_buffer_get_layout(const struct dmab_buffer *buffer, struct dmab_layout
 uint32_t dmab_buffer_get_import_flags(const struct dmab_buffer *buffer);
 /* A new reference to the write fence, or to a fence over every unsignaled read fence. */
 struct dmab_fence *dmab_buffer_get_fence(struct dmab_buffer *buffer, bool write);
+/*
+ * A new reference to a fence that signals when a WRITE bracket ends: the one
+ * held now, or else the next one to be granted. It signals too, with nothing
+ * written, if that bracket fails or the buffer goes away.
+ */
+struct dmab_fence *dmab_buffer_get_next_write_fence(struct dmab_buffer *buffer);
 
 /*
  * The kernel's implicit fences of dma-buf storage. The dma-buf of the storage,

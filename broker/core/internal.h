@@ -134,6 +134,11 @@ struct dmab_buffer {
 	struct dmab_fence_cb acquire_cb;
 	bool acquire_foreign; /* the drained bracket was not of the creator's lineage */
 	uint32_t readers; /* held READ brackets */
+	/*
+	 * Handed out while no WRITE bracket is held, and given to the next one
+	 * as its fence: it signals when the next frame is written.
+	 */
+	struct dmab_fence *next_write;
 	bool processing; /* buffer_process is on the stack */
 };
 

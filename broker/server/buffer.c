@@ -197,14 +197,23 @@ static void buffer_handle_get_fence(struct wl_client *client, struct wl_resource
 		server_fence_create(resource, id, NULL, dmab_fence_create_signaled(), -1);
 		return;
 	}
-	if (kind != DMABROKER_BUFFER_V1_FENCE_KIND_WRITE &&
+	if (kind == DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE &&
+			wl_resource_get_version(resource) >=
+			DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE_SINCE_VERSION) {
+		/* The broker's brackets only: it waits for a frame, not for the kernel. */
+		fence = dmab_buffer_get_next_write_fence(dmab_handle_get_buffer(buffer->handle));
+		fd = -1;
+	} else if (kind != DMABROKER_BUFFER_V1_FENCE_KIND_WRITE &&
 			kind != DMABROKER_BUFFER_V1_FENCE_KIND_READ) {
 		wl_resource_post_error(resource, DMABROKER_BUFFER_V1_ERROR_INVALID_FENCE,
-			"fence kind %u is neither write (0) nor read (1)", kind);
+			"fence kind %u is not write (0), read (1) or, from version 3, "
+			"next_write (2)", kind);
 		return;
+	} else {
+		fence = buffer_fence(buffer->base.server,
+			dmab_handle_get_buffer(buffer->handle),
+			kind == DMABROKER_BUFFER_V1_FENCE_KIND_WRITE, &fd);
 	}
-	fence = buffer_fence(buffer->base.server, dmab_handle_get_buffer(buffer->handle),
-		kind == DMABROKER_BUFFER_V1_FENCE_KIND_WRITE, &fd);
 	if (!fence) {
 		wl_client_post_no_memory(client);
 		return;

@@ -56,6 +56,13 @@ static void send_buffer(const struct dmab_buffer_stats *stats, void *data)
 		stats->allocator ? stats->allocator : "", stats->refs,
 		stats->write_fence_pending, stats->read_fences_pending, stats->usage,
 		stats->payer_pid);
+	if (wl_resource_get_version(resource) < DMABROKER_INFO_V1_BUFFER_PLANE_SINCE_VERSION)
+		return;
+	for (uint32_t i = 0; i < layout->n_planes; i++) {
+		dmabroker_info_v1_send_buffer_plane(resource, stats->id, i,
+			layout->planes[i].offset, layout->planes[i].stride,
+			layout->planes[i].size);
+	}
 }
 
 static void send_attachment(const struct dmab_attachment_stats *stats, void *data)

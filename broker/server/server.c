@@ -11,7 +11,7 @@
 #include "dmabroker-v1-server-protocol.h"
 #include "server-private.h"
 
-#define MANAGER_VERSION 2
+#define MANAGER_VERSION 3
 
 /* The public defaults are the core's, spelled where an integrator reads them. */
 _Static_assert(DMAB_QUOTA_DEFAULT_BYTES == DMAB_CORE_DEFAULT_MAX_BYTES, "byte quota");

@@ -60,6 +60,7 @@ struct _GstDmabrokerSink {
 	gchar *token_file;
 
 	GMutex lock;
+	struct dmab_gst_waiter waiter;
 	struct dmab_client *client;
 	struct dmab_window *window;
 	GstVideoInfo info;
@@ -125,7 +126,8 @@ enum write_result {
 static enum write_result begin_write(GstDmabrokerSink *sink, guint index)
 {
 	struct slot *slot = &sink->slots[index];
-	int ret = dmab_gst_begin(&sink->lock, &sink->generation, sink->client, slot->att, WRITE);
+	int ret = dmab_gst_begin(&sink->lock, &sink->generation, &sink->waiter, sink->client,
+		slot->att, WRITE, -1);
 	if (ret == 1) {
 		return WRITE_FLUSHING;
 	}
@@ -394,8 +396,12 @@ static gboolean ensure_ring(GstDmabrokerSink *sink, GstCaps *caps)
 static gboolean sink_start(GstBaseSink *bsink)
 {
 	GstDmabrokerSink *sink = GST_DMABROKER_SINK(bsink);
+	dmab_gst_waiter_set_flushing(&sink->waiter, FALSE);
 	g_mutex_lock(&sink->lock);
 	sink->client = dmab_client_connect(sink->display_name);
+	if (sink->client != NULL) {
+		dmab_gst_waiter_attach(&sink->waiter, sink->client);
+	}
 	g_mutex_unlock(&sink->lock);
 	if (sink->client == NULL) {
 		GST_ELEMENT_ERROR(sink, RESOURCE, OPEN_READ_WRITE, ("Cannot connect to a broker"),
@@ -409,6 +415,8 @@ static gboolean sink_start(GstBaseSink *bsink)
 static gboolean sink_stop(GstBaseSink *bsink)
 {
 	GstDmabrokerSink *sink = GST_DMABROKER_SINK(bsink);
+	/* A WRITE bracket that upstream's thread waits for gives up at once. */
+	dmab_gst_waiter_set_flushing(&sink->waiter, TRUE);
 	g_mutex_lock(&sink->lock);
 	GstBufferPool *pool = sink->pool != NULL ? gst_object_ref(sink->pool) : NULL;
 	g_mutex_unlock(&sink->lock);
@@ -418,6 +426,8 @@ static gboolean sink_stop(GstBaseSink *bsink)
 		gst_object_unref(pool);
 	}
 	g_mutex_lock(&sink->lock);
+	/* Upstream's thread may still wait for a WRITE bracket: it leaves the connection first. */
+	dmab_gst_waiter_drain(&sink->waiter, &sink->lock);
 	GST_INFO_OBJECT(sink, "%" G_GUINT64_FORMAT " frames from the pool, %" G_GUINT64_FORMAT
 		" copied", sink->pooled, sink->copied);
 	sink->pooled = sink->copied = 0;
@@ -426,6 +436,7 @@ static gboolean sink_stop(GstBaseSink *bsink)
 		dmab_window_destroy(sink->window);
 		sink->window = NULL;
 	}
+	dmab_gst_waiter_detach(&sink->waiter);
 	dmab_client_destroy(sink->client);
 	sink->client = NULL;
 	g_mutex_unlock(&sink->lock);
@@ -529,7 +540,7 @@ static GstFlowReturn sink_show_frame(GstVideoSink *vsink, GstBuffer *buffer)
 		dmab_window_present(sink->window,
 			dmab_client_buffer_get_wl_buffer(sink->slots[index].buffer));
 		/* Pings, configures and frame callbacks of the window. */
-		if (!dmab_gst_dispatch_pending(display)) {
+		if (!dmab_gst_dispatch_pending(sink->client)) {
 			GST_ELEMENT_ERROR(sink, RESOURCE, WRITE, ("Lost the broker"),
 				("%s", g_strerror(wl_display_get_error(display))));
 			ret = GST_FLOW_ERROR;
@@ -623,6 +634,7 @@ static void sink_finalize(GObject *object)
 	GstDmabrokerSink *sink = GST_DMABROKER_SINK(object);
 	g_free(sink->display_name);
 	g_free(sink->token_file);
+	dmab_gst_waiter_finish(&sink->waiter);
 	g_mutex_clear(&sink->lock);
 	G_OBJECT_CLASS(gst_dmabroker_sink_parent_class)->finalize(object);
 }
@@ -677,6 +689,7 @@ static void gst_dmabroker_sink_class_init(GstDmabrokerSinkClass *klass)
 static void gst_dmabroker_sink_init(GstDmabrokerSink *sink)
 {
 	g_mutex_init(&sink->lock);
+	dmab_gst_waiter_init(&sink->waiter);
 	sink->n_buffers = DEFAULT_BUFFERS;
 	sink->show = TRUE;
 }

@@ -13,12 +13,19 @@
  * writing into it meanwhile. The memory is the source's read-only mapping,
  * or, where the storage is a dma-buf, GstDmaBufMemory of its fd.
  *
+ * The source never polls. Before it looks at the buffers it asks the broker
+ * for each one's next_write fence (one that is not pending already), so a
+ * buffer written after the look signals its fence, and it then sleeps on the
+ * connection until a fence signals: the end of a frame's WRITE bracket wakes
+ * it at once. It looks again only at buffers whose fence signaled, or whose
+ * tag it wants. A GstPoll control wakes it for unlock and stop.
+ *
  * A tag with the EOS flag ends the stream. No new frame within timeout ms
  * (the sink is gone or stalled) is an element error, never a hang.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gst/allocators/gstdmabuf.h>
 #include <gst/base/gstpushsrc.h>
@@ -44,6 +51,9 @@ struct slot {
 	struct dmab_client_buffer *buffer;
 	struct dmab_client_attachment *att;
 	gboolean held; /* a pushed frame's READ bracket, until downstream frees it */
+	struct dmabroker_fence_v1 *next_write; /* pending: the slot's next frame wakes us */
+	gboolean stale; /* written, maybe, since tag was read */
+	struct dmab_gst_tag tag; /* as last read, while not stale */
 };
 
 struct _GstDmabrokerSrc {
@@ -55,6 +65,7 @@ struct _GstDmabrokerSrc {
 	guint timeout_ms;
 
 	GMutex lock;
+	struct dmab_gst_waiter waiter;
 	struct dmab_client *client;
 	struct slot slots[MAX_SLOTS];
 	guint n_slots;
@@ -116,6 +127,7 @@ static gboolean slot_import(GstDmabrokerSrc *src, struct slot *slot, const gchar
 	}
 	struct dmab_client_constraints constraints = { .max_planes = DMAB_CLIENT_MAX_PLANES };
 	slot->att = dmab_client_attachment_create(slot->buffer, RO, &constraints);
+	slot->stale = TRUE;
 	return slot->att != NULL && dmab_client_attachment_map(slot->att, READ) == 0;
 }
 
@@ -185,12 +197,25 @@ static gboolean ring_import(GstDmabrokerSrc *src)
 		GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS, ("No tokens"), (NULL));
 		ok = FALSE;
 	}
+	if (ok) {
+		guint32 version = wl_proxy_get_version((struct wl_proxy *)
+			dmab_client_buffer_get_proxy(src->slots[0].buffer));
+		if (version < DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE_SINCE_VERSION) {
+			GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("The broker is too old"),
+				("dmabroker_manager_v1 version %u: waiting for frames needs the "
+				"next_write fence of version 3", version));
+			ok = FALSE;
+		}
+	}
 	return ok && ring_info(src);
 }
 
 static void ring_destroy(GstDmabrokerSrc *src)
 {
 	for (guint i = 0; i < src->n_slots; i++) {
+		if (src->slots[i].next_write != NULL) {
+			dmabroker_fence_v1_destroy(src->slots[i].next_write);
+		}
 		dmab_client_buffer_destroy(src->slots[i].buffer);
 		src->slots[i] = (struct slot){ 0 };
 	}
@@ -199,6 +224,71 @@ static void ring_destroy(GstDmabrokerSrc *src)
 	src->cancel++;
 	gst_clear_caps(&src->caps);
 }
+
+/* --- waiting for the next frame --- */
+
+static void next_write_fd(void *data, struct dmabroker_fence_v1 *fence, int32_t fd,
+	uint32_t type)
+{
+	/* The signaled event, on the connection we sleep on, is what wakes us. */
+	close(fd);
+}
+
+static void next_write_signaled(void *data, struct dmabroker_fence_v1 *fence)
+{
+	struct slot *slot = data;
+	slot->stale = TRUE;
+	dmabroker_fence_v1_destroy(slot->next_write);
+	slot->next_write = NULL;
+}
+
+static const struct dmabroker_fence_v1_listener next_write_listener = {
+	.fd = next_write_fd,
+	.signaled = next_write_signaled,
+};
+
+/* Queues the request; the next flush sends it. */
+static void arm_next_write(struct slot *slot)
+{
+	slot->next_write = dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(slot->buffer),
+		DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE);
+	if (slot->next_write != NULL) {
+		dmabroker_fence_v1_add_listener(slot->next_write, &next_write_listener, slot);
+	}
+}
+
+/*
+ * Every READ bracket that ends without a next_write fence pending on its slot
+ * asks for one first, inside the bracket, where no write is held and none can
+ * end before the bracket does: so no write after it goes unseen.
+ */
+static void end_read(struct slot *slot)
+{
+	if (slot->next_write == NULL) {
+		arm_next_write(slot);
+	}
+	dmab_client_attachment_end(slot->att);
+}
+
+/*
+ * Before sleeping: a slot whose fence signaled since its look (stale) may
+ * hold the frame, and nothing would wake us for it: 0, look again. 1 when
+ * every slot is covered by a pending fence or held; -1 if the connection
+ * failed.
+ */
+static gint ready_to_sleep(GstDmabrokerSrc *src)
+{
+	if (!dmab_gst_dispatch_pending(src->client)) {
+		return -1;
+	}
+	for (guint i = 0; i < src->n_slots; i++) {
+		if (src->slots[i].stale && !src->slots[i].held) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 
 /* --- finding frame next --- */
 
@@ -211,19 +301,44 @@ enum look {
 	LOOK_CANCELLED, /* unlock or stop: nothing of the ring may be touched */
 };
 
-static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *tag)
+static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *tag,
+	gint64 deadline)
 {
 	struct slot *slot = &src->slots[index];
 	if (slot->held) {
 		return LOOK_BUSY;
 	}
-	int ret = dmab_gst_begin(&src->lock, &src->cancel, src->client, slot->att, READ);
+	/* Unchanged since it was read, and not the one we want: nothing to see. */
+	if (!slot->stale && (gint32)(slot->tag.seq - src->next) < 0) {
+		*tag = slot->tag;
+		return LOOK_OLDER;
+	}
+	guint ring = src->generation;
+	int ret = dmab_gst_begin(&src->lock, &src->cancel, &src->waiter, src->client, slot->att,
+		READ, deadline);
 	if (ret == 1) {
+		/* A flush, not a stop: the ring stays, and the bracket must not wait on. */
+		if (ring == src->generation) {
+			dmab_client_attachment_end(slot->att);
+		}
 		return LOOK_CANCELLED;
+	}
+	if (ret == -ETIMEDOUT) {
+		return LOOK_OLDER;
 	}
 	if (ret < 0) {
 		GST_ELEMENT_ERROR(src, RESOURCE, READ, ("The broker refused a read: %s",
 			g_strerror(-ret)), ("%s", dmab_client_last_failure()->message));
+		return LOOK_ERROR;
+	}
+	/*
+	 * The fence of a write that ended before this bracket began was signaled
+	 * before ready, so it is read already: handle it now, before the tag
+	 * read below makes the slot fresh.
+	 */
+	if (wl_display_dispatch_pending(dmab_client_get_display(src->client)) < 0) {
+		dmab_client_attachment_end(slot->att);
+		GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
 		return LOOK_ERROR;
 	}
 	struct dmab_client_plane plane;
@@ -232,10 +347,16 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
 	tag->magic = GUINT32_FROM_LE(tag->magic);
 	tag->seq = GUINT32_FROM_LE(tag->seq);
 	tag->flags = GUINT32_FROM_LE(tag->flags);
+	if (tag->magic != DMAB_GST_TAG_MAGIC) {
+		/* Never written: older than any frame. */
+		tag->seq = src->next - 1;
+	}
+	slot->tag = *tag;
+	slot->stale = FALSE;
 	if (tag->magic == DMAB_GST_TAG_MAGIC && tag->seq == src->next) {
 		return LOOK_FOUND;
 	}
-	dmab_client_attachment_end(slot->att);
+	end_read(slot);
 	/* Differences wrap: sequence numbers are 32 bits. */
 	if (tag->magic == DMAB_GST_TAG_MAGIC && (gint32)(tag->seq - src->next) > 0) {
 		return LOOK_NEWER;
@@ -248,14 +369,14 @@ static enum look look(GstDmabrokerSrc *src, guint index, struct dmab_gst_tag *ta
  * oldest newer one. -1 after an error, -2 when nothing new has come yet, -3
  * when the wait was cancelled.
  */
-static gint find_frame(GstDmabrokerSrc *src, struct dmab_gst_tag *found)
+static gint find_frame(GstDmabrokerSrc *src, struct dmab_gst_tag *found, gint64 deadline)
 {
 	gint newest_slot = -1;
 	guint32 oldest_newer = 0;
 	for (guint k = 0; k < src->n_slots; k++) {
 		guint index = (src->hint + k) % src->n_slots;
 		struct dmab_gst_tag tag;
-		switch (look(src, index, &tag)) {
+		switch (look(src, index, &tag, deadline)) {
 		case LOOK_FOUND:
 			*found = tag;
 			return (gint)index;
@@ -279,27 +400,9 @@ static gint find_frame(GstDmabrokerSrc *src, struct dmab_gst_tag *found)
 			src->next, oldest_newer - 1);
 		src->lost += oldest_newer - src->next;
 		src->next = oldest_newer;
-		return find_frame(src, found);
+		return find_frame(src, found, deadline);
 	}
 	return -2;
-}
-
-/*
- * Waits for the broker's events up to 1 ms without the lock: 0, -1 if the
- * display failed, -3 if the wait was cancelled meanwhile.
- */
-static gint wait_a_little(GstDmabrokerSrc *src)
-{
-	guint cancel = src->cancel;
-	struct wl_display *display = dmab_client_get_display(src->client);
-	struct pollfd pfd = { .fd = wl_display_get_fd(display), .events = POLLIN };
-	g_mutex_unlock(&src->lock);
-	poll(&pfd, 1, 1);
-	g_mutex_lock(&src->lock);
-	if (src->cancel != cancel || src->flushing) {
-		return -3;
-	}
-	return dmab_gst_dispatch_pending(display) ? 0 : -1;
 }
 
 /* --- the buffers pushed downstream --- */
@@ -316,7 +419,7 @@ static void release_frame(gpointer data, GstMiniObject *buffer)
 	GstDmabrokerSrc *src = hold->src;
 	g_mutex_lock(&src->lock);
 	if (hold->generation == src->generation && src->slots[hold->index].held) {
-		dmab_client_attachment_end(src->slots[hold->index].att);
+		end_read(&src->slots[hold->index]);
 		src->slots[hold->index].held = FALSE;
 	}
 	g_mutex_unlock(&src->lock);
@@ -391,7 +494,7 @@ static GstBuffer *copy_frame(GstDmabrokerSrc *src, guint index)
 		gst_video_frame_unmap(&from);
 	}
 	gst_buffer_unref(shared);
-	dmab_client_attachment_end(src->slots[index].att);
+	end_read(&src->slots[index]);
 	GST_BUFFER_OFFSET(copy) = src->next;
 	if (!ok) {
 		gst_buffer_unref(copy);
@@ -411,7 +514,9 @@ static gboolean src_start(GstBaseSrc *bsrc)
 		GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS, ("Set tokens or token-file"), (NULL));
 		return FALSE;
 	}
+	dmab_gst_waiter_set_flushing(&src->waiter, FALSE);
 	g_mutex_lock(&src->lock);
+	src->flushing = FALSE;
 	src->next = 0;
 	src->hint = 0;
 	src->pushed = src->lost = src->copied = 0;
@@ -421,7 +526,15 @@ static gboolean src_start(GstBaseSrc *bsrc)
 		GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("Cannot connect to a broker"),
 			("%s", g_strerror(errno)));
 	} else {
+		dmab_gst_waiter_attach(&src->waiter, src->client);
 		ok = ring_import(src);
+	}
+	if (!ok && src->client != NULL) {
+		/* No stop follows a failed start. */
+		ring_destroy(src);
+		dmab_gst_waiter_detach(&src->waiter);
+		dmab_client_destroy(src->client);
+		src->client = NULL;
 	}
 	g_mutex_unlock(&src->lock);
 	return ok;
@@ -430,10 +543,13 @@ static gboolean src_start(GstBaseSrc *bsrc)
 static gboolean src_stop(GstBaseSrc *bsrc)
 {
 	GstDmabrokerSrc *src = GST_DMABROKER_SRC(bsrc);
+	dmab_gst_waiter_set_flushing(&src->waiter, TRUE);
 	g_mutex_lock(&src->lock);
+	dmab_gst_waiter_drain(&src->waiter, &src->lock);
 	GST_INFO_OBJECT(src, "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT " lost, %"
 		G_GUINT64_FORMAT " copied", src->pushed, src->lost, src->copied);
 	ring_destroy(src);
+	dmab_gst_waiter_detach(&src->waiter);
 	dmab_client_destroy(src->client);
 	src->client = NULL;
 	g_mutex_unlock(&src->lock);
@@ -454,6 +570,7 @@ static gboolean src_decide_allocation(GstBaseSrc *bsrc, GstQuery *query)
 static gboolean src_unlock(GstBaseSrc *bsrc)
 {
 	GstDmabrokerSrc *src = GST_DMABROKER_SRC(bsrc);
+	dmab_gst_waiter_set_flushing(&src->waiter, TRUE);
 	g_mutex_lock(&src->lock);
 	src->flushing = TRUE;
 	src->cancel++;
@@ -467,6 +584,7 @@ static gboolean src_unlock_stop(GstBaseSrc *bsrc)
 	g_mutex_lock(&src->lock);
 	src->flushing = FALSE;
 	g_mutex_unlock(&src->lock);
+	dmab_gst_waiter_set_flushing(&src->waiter, FALSE);
 	return TRUE;
 }
 
@@ -491,20 +609,36 @@ static GstFlowReturn src_create(GstPushSrc *psrc, GstBuffer **out)
 	GstFlowReturn ret = GST_FLOW_OK;
 	struct dmab_gst_tag tag;
 	g_mutex_lock(&src->lock);
-	gint64 deadline = now_ms() + src->timeout_ms;
+	gint64 deadline = g_get_monotonic_time() + (gint64)src->timeout_ms * 1000;
 	gint index = src->flushing ? -3 : -2;
-	while (index == -2 && (index = find_frame(src, &tag)) == -2) {
-		if (now_ms() >= deadline) {
+	while (index == -2) {
+		index = find_frame(src, &tag, deadline);
+		if (index != -2) {
+			break;
+		}
+		if (g_get_monotonic_time() >= deadline) {
 			GST_ELEMENT_ERROR(src, STREAM, FAILED, ("No frame for %u ms",
 				src->timeout_ms), ("frame %u: the sink stopped or is stalled",
 				src->next));
 			index = -1;
-		} else {
-			index = wait_a_little(src);
-			if (index == -1) {
+			break;
+		}
+		gint ready = ready_to_sleep(src);
+		if (ready <= 0) {
+			if (ready < 0) {
 				GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"), (NULL));
 			}
-			index = index == 0 ? -2 : index;
+			index = ready < 0 ? -1 : -2;
+			continue;
+		}
+		/* Until a fence signals: a frame was written. */
+		int waited = dmab_gst_wait(&src->lock, &src->waiter, src->client, deadline);
+		if (waited < 0) {
+			GST_ELEMENT_ERROR(src, RESOURCE, READ, ("Lost the broker"),
+				("%s", g_strerror(-waited)));
+			index = -1;
+		} else if (waited == 1 || src->flushing) {
+			index = -3;
 		}
 	}
 	if (index == -1) {
@@ -512,7 +646,7 @@ static GstFlowReturn src_create(GstPushSrc *psrc, GstBuffer **out)
 	} else if (index == -3) {
 		ret = GST_FLOW_FLUSHING;
 	} else if (tag.flags & DMAB_GST_TAG_EOS) {
-		dmab_client_attachment_end(src->slots[index].att);
+		end_read(&src->slots[index]);
 		ret = GST_FLOW_EOS;
 	} else {
 		*out = src->use_meta ? lend_frame(src, (guint)index) : copy_frame(src, (guint)index);
@@ -580,6 +714,7 @@ static void src_finalize(GObject *object)
 	g_free(src->tokens);
 	g_free(src->token_file);
 	gst_clear_object(&src->dmabuf_allocator);
+	dmab_gst_waiter_finish(&src->waiter);
 	g_mutex_clear(&src->lock);
 	G_OBJECT_CLASS(gst_dmabroker_src_parent_class)->finalize(object);
 }
@@ -632,6 +767,7 @@ static void gst_dmabroker_src_class_init(GstDmabrokerSrcClass *klass)
 static void gst_dmabroker_src_init(GstDmabrokerSrc *src)
 {
 	g_mutex_init(&src->lock);
+	dmab_gst_waiter_init(&src->waiter);
 	src->timeout_ms = DEFAULT_TIMEOUT_MS;
 	src->dmabuf_allocator = gst_dmabuf_allocator_new();
 	gst_base_src_set_format(GST_BASE_SRC(src), GST_FORMAT_TIME);

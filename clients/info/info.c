@@ -48,6 +48,11 @@ struct buffer {
 	int32_t owner_pid, payer_pid;
 	uint32_t usage;
 	uint32_t width, height, format, stride;
+	/* From version 3's buffer_plane events; none from an older broker. */
+	uint32_t n_planes;
+	struct {
+		uint32_t offset, stride, size;
+	} planes[DMAB_CLIENT_MAX_PLANES];
 	uint64_t size;
 	char *allocator;
 	uint32_t refs, write_fence, read_fences;
@@ -193,6 +198,21 @@ static struct buffer *find_buffer(struct snapshot *snap, uint32_t id)
 	return NULL;
 }
 
+static void handle_buffer_plane(void *data, struct dmabroker_info_v1 *info,
+	uint32_t buffer_id, uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct snapshot *snap = data;
+	struct buffer *buf = find_buffer(snap, buffer_id);
+	/* A broker with more planes than we know: those are not shown. */
+	if (buf == NULL || index >= DMAB_CLIENT_MAX_PLANES)
+		return;
+	buf->planes[index].offset = offset;
+	buf->planes[index].stride = stride;
+	buf->planes[index].size = size;
+	if (index >= buf->n_planes)
+		buf->n_planes = index + 1;
+}
+
 static void handle_attachment(void *data, struct dmabroker_info_v1 *info, uint32_t buffer_id,
 	int32_t pid, uint32_t access, uint32_t state, uint32_t in_access, uint32_t waiting)
 {
@@ -271,6 +291,7 @@ static void handle_uid_usage(void *data, struct dmabroker_info_v1 *info, uint32_
 static const struct dmabroker_info_v1_listener info_listener = {
 	.allocator = handle_allocator,
 	.buffer = handle_buffer,
+	.buffer_plane = handle_buffer_plane,
 	.attachment = handle_attachment,
 	.done = handle_done,
 	.failed = handle_failed,
@@ -363,6 +384,11 @@ static void print_text_buffer(const struct buffer *buf)
 		" paid by pid %" PRId32 "\n", buf->stride, buf->size,
 		buf->allocator[0] ? buf->allocator : "(none)", buf->refs, buf->write_fence,
 		buf->read_fences, buf->usage, buf->payer_pid);
+	for (uint32_t p = 0; p < buf->n_planes; p++) {
+		printf("\t\tplane %" PRIu32 ": offset %" PRIu32 " stride %" PRIu32 " size %"
+			PRIu32 "\n", p, buf->planes[p].offset, buf->planes[p].stride,
+			buf->planes[p].size);
+	}
 	for (size_t j = 0; j < buf->attachments_len; j++) {
 		const struct attachment *att = &buf->attachments[j];
 		printf("\t\tattachment pid %" PRId32 " %s %s in_access %s waiting %s\n", att->pid,
@@ -449,9 +475,15 @@ static void print_json_buffer(const struct buffer *buf)
 		buf->size);
 	print_json_string(buf->allocator);
 	printf(", \"refs\": %" PRIu32 ", \"write_fence\": %s, \"read_fences\": %" PRIu32
-		", \"usage\": %" PRIu32 ", \"payer_pid\": %" PRId32 ", \"attachments\": [",
+		", \"usage\": %" PRIu32 ", \"payer_pid\": %" PRId32 ", \"planes\": [",
 		buf->refs, buf->write_fence ? "true" : "false", buf->read_fences, buf->usage,
 		buf->payer_pid);
+	for (uint32_t p = 0; p < buf->n_planes; p++) {
+		printf("%s{\"offset\": %" PRIu32 ", \"stride\": %" PRIu32 ", \"size\": %"
+			PRIu32 "}", p > 0 ? ", " : "", buf->planes[p].offset,
+			buf->planes[p].stride, buf->planes[p].size);
+	}
+	printf("], \"attachments\": [");
 	for (size_t j = 0; j < buf->attachments_len; j++) {
 		const struct attachment *att = &buf->attachments[j];
 		printf("%s\n      {\"pid\": %" PRId32 ", \"access\": \"%s\", \"state\": \"%s\", "

@@ -158,9 +158,9 @@ static void handle_global(void *data, struct wl_registry *registry, uint32_t nam
 	struct dmab_client *client = data;
 	if (client->manager != NULL || strcmp(interface, dmabroker_manager_v1_interface.name) != 0)
 		return;
-	/* Version 2 adds introspection events only; the library knows them all. */
+	/* Versions 2 and 3 add what the library knows: introspection events, next_write. */
 	client->manager = wl_registry_bind(registry, name, &dmabroker_manager_v1_interface,
-		version < 2 ? version : 2);
+		version < 3 ? version : 3);
 	if (client->manager != NULL)
 		dmabroker_manager_v1_add_listener(client->manager, &manager_listener, client);
 }

@@ -786,6 +786,13 @@ DMAB_TEST(info_lists_formats_allocators_and_buffers)
 		long size = (long)json_number(buffer, "size");
 		CHECK(stride >= PAINT_WIDTH * 4 && stride % 64 == 0);
 		CHECK(size >= stride * PAINT_HEIGHT && size % page == 0);
+		/* One plane: all of the buffer's rows, from the start of the storage. */
+		const struct json *planes = json_get(buffer, "planes");
+		CHECK(planes != NULL && planes->type == JSON_ARRAY);
+		CHECK_EQ(planes->len, 1);
+		CHECK_EQ(json_number(planes->items[0], "offset"), 0);
+		CHECK_EQ(json_number(planes->items[0], "stride"), stride);
+		CHECK_EQ(json_number(planes->items[0], "size"), stride * PAINT_HEIGHT);
 		const char *allocator = json_get_string(buffer, "allocator");
 		CHECK(allocator != NULL && is_test_allocator(allocator));
 		const struct json *attachments = json_get(buffer, "attachments");
@@ -808,6 +815,7 @@ DMAB_TEST(info_lists_formats_allocators_and_buffers)
 	char *text = spawn_and_capture(&e, "dmab-info", argv, 0, CLIENT_TIMEOUT_MS);
 	CHECK(strstr(text, "formats: ") != NULL && strstr(text, "XRGB8888") != NULL);
 	CHECK(strstr(text, "buffers: 3\n") != NULL);
+	CHECK(strstr(text, "\t\tplane 0: offset 0 stride ") != NULL);
 	free(text);
 	stop_client(paint);
 	e2e_finish(&e);
@@ -1282,15 +1290,31 @@ static const char *gst_plugin_dir(void)
 struct gst_env {
 	char plugin_path[E2E_PATH_MAX + 32];
 	char registry[E2E_PATH_MAX + 32];
+	char preload[E2E_PATH_MAX + 32];
+	char sanitizer[64];
 };
 
-/* The plugin on the path, and a registry of the test's own, not the user's cache. */
+/*
+ * The plugin on the path, and a registry of the test's own, not the user's
+ * cache. In an ASan build the plugin loads only into a process whose first
+ * library is the ASan runtime: DMAB_GST_PRELOAD names it, and it goes in
+ * LD_PRELOAD of gst-launch and gst-inspect (and of gst-plugin-scanner, which
+ * inherits it). Their own leaks, GStreamer's and GLib's, are not the plugin's:
+ * leak detection is off in them.
+ */
 static void gst_env_init(struct gst_env *env, const struct e2e *e)
 {
 	snprintf(env->plugin_path, sizeof(env->plugin_path), "GST_PLUGIN_PATH=%s",
 		gst_plugin_dir());
 	snprintf(env->registry, sizeof(env->registry), "GST_REGISTRY=%s/gst-registry.bin",
 		e->dir);
+	const char *preload = getenv("DMAB_GST_PRELOAD");
+	bool sanitized = preload != NULL && preload[0] != '\0';
+	snprintf(env->preload, sizeof(env->preload), "%s=%s",
+		sanitized ? "LD_PRELOAD" : "DMAB_GST_NO_PRELOAD", sanitized ? preload : "1");
+	snprintf(env->sanitizer, sizeof(env->sanitizer), "%s",
+		sanitized ? "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1" :
+		"DMAB_GST_NO_PRELOAD=1");
 }
 
 DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
@@ -1312,7 +1336,8 @@ DMAB_TEST(gst_inspect_lists_both_elements_and_their_properties)
 			"NV12", "I420", "P010_10LE", NULL } },
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, inspect,
+		const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry,
+			env.preload, env.sanitizer, inspect,
 			cases[c].element, NULL };
 		struct e2e_proc *p = e2e_spawn(&e, "gst-inspect", argv);
 		e2e_expect_exit(p, 0, LINE_TIMEOUT_MS);
@@ -1369,8 +1394,9 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 	char token_file[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
 	snprintf(token_file, sizeof(token_file), "%s/tokens", e.dir);
 	snprintf(token_arg, sizeof(token_arg), "token-file=%s", token_file);
-	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry,
-		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch, "videotestsrc",
+	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, "GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch,
+		"videotestsrc",
 		"num-buffers=300", "!", "video/x-raw,format=NV12,width=1280,height=720", "!",
 		"dmabrokersink", token_arg, NULL };
 	struct e2e_proc *p = e2e_spawn(&e, "gst-launch", argv);
@@ -1427,9 +1453,9 @@ static void gst_run(struct e2e *e, const char *const *args, unsigned long *poole
 	const char *launch = e2e_stock_program("gst-launch-1.0");
 	struct gst_env env;
 	gst_env_init(&env, e);
-	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry,
-		"GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
-	int argc = 6;
+	const char *argv[32] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, "GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 8;
 	for (int i = 0; args[i] != NULL; i++) {
 		CHECK(argc < 31);
 		argv[argc++] = args[i];
@@ -1500,9 +1526,9 @@ static struct e2e_proc *gst_spawn(struct e2e *e, const char *name, const char *d
 	const char *launch = e2e_stock_program("gst-launch-1.0");
 	static struct gst_env env;
 	gst_env_init(&env, e);
-	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, debug,
-		"GST_DEBUG_NO_COLOR=1", launch };
-	int argc = 6;
+	const char *argv[40] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
+		env.sanitizer, debug, "GST_DEBUG_NO_COLOR=1", launch };
+	int argc = 8;
 	for (int i = 0; args[i] != NULL; i++) {
 		CHECK(argc < 39);
 		argv[argc++] = args[i];
@@ -1583,6 +1609,42 @@ DMAB_TEST(gst_sink_to_src_pair_is_intact)
  * timeout once the sink is gone, and the sink goes on to the end of its
  * stream once the source is gone.
  */
+/*
+ * A source that waits for a frame the sink has not written (one frame every 30
+ * s, timeout 60 s) sleeps on the connection: an interrupt, which makes
+ * gst-launch-1.0 stop the pipeline (unlock, then stop), must end that wait at
+ * once rather than at the next frame or the timeout.
+ */
+DMAB_TEST(gst_src_waiting_for_a_frame_stops_at_once)
+{
+	gst_plugin_dir();
+	struct e2e e;
+	e2e_init(&e);
+	e2e_start_daemon(&e, NULL);
+	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
+	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	const char *const slow[] = { "videotestsrc", "is-live=true", "!",
+		"video/x-raw,format=NV12,width=320,height=240,framerate=1/30", "!",
+		"dmabrokersink", "show=false", token_arg, NULL };
+	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=60000", "!",
+		"fakesink", NULL };
+	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", slow);
+	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
+	/* Frame 0 comes at once; then the source waits for frame 1, due in 30 s. */
+	e2e_sleep_ms(2000 * dmab_test_time_scale());
+	CHECK(e2e_running(src));
+	int64_t start = e2e_now_ms();
+	kill(src->pid, SIGINT);
+	CHECK(e2e_wait(src, 10 * 1000 * dmab_test_time_scale()));
+	int64_t took = e2e_now_ms() - start;
+	printf("# the waiting source stopped %lld ms after SIGINT\n", (long long)took);
+	if (took > 3000 * dmab_test_time_scale())
+		E2E_FAIL("the waiting source took %lld ms to stop", (long long)took);
+	e2e_stop(sink, SIGKILL, 5000);
+	e2e_finish(&e);
+}
+
 DMAB_TEST(gst_pair_survives_either_end_being_killed)
 {
 	gst_plugin_dir();

@@ -152,11 +152,23 @@ struct serials {
 	bool failed;
 };
 
+/* The plane events since the last info (a buffer) or mapped (an attachment). */
+#define MAX_PLANES 3
+struct planes {
+	uint32_t n;
+	struct {
+		uint32_t serial, offset, stride, size; /* serial: an attachment's only */
+	} plane[MAX_PLANES];
+};
+
 struct object {
 	uint32_t id;
 	const struct wl_interface *iface;
 	bool zombie; /* destroyed by a request, awaiting wl_display.delete_id */
 	struct serials serials;
+	struct planes planes;
+	uint32_t parent; /* an attachment's buffer */
+	uint32_t format, width, height; /* a buffer's, from its last info; format 0 before */
 };
 
 struct message {
@@ -677,20 +689,18 @@ static void add_token(struct fuzz *fuzz, const char *token)
 		memcpy(fuzz->tokens[fuzz->n_tokens++], token, TOKEN_LEN + 1);
 }
 
-static void check_mapped(const struct event_arg *args)
+static uint32_t format_planes(uint32_t format)
 {
-	int fd = args[1].fd;
-	uint32_t offset = args[2].u, size = args[3].u, flags = args[5].u;
-	off_t end = lseek(fd, 0, SEEK_END);
-
-	if (end < 0 || (uint64_t)offset + size > (uint64_t)end)
-		die("mapped: offset %u + size %u is beyond the fd's %lld bytes", offset, size,
-			(long long)end);
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		die("mapped: the fd does not seek back to 0: %s", strerror(errno));
-	if ((flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY) &&
-			(fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
-		die("mapped: flags say read_only but the fd is open for writing");
+	switch (format) {
+	case DRM_FORMAT_NV12:
+	case DRM_FORMAT_NV21:
+	case DRM_FORMAT_P010:
+		return 2;
+	case DRM_FORMAT_YUV420:
+		return 3;
+	default:
+		return 1;
+	}
 }
 
 /* The bytes of a row of plane 0, which has every row of the buffer. */
@@ -711,8 +721,99 @@ static uint64_t plane0_row(uint32_t format, uint32_t width)
 	}
 }
 
-static void check_info(uint32_t id, const struct event_arg *args)
+/* The bytes of a row of a chroma plane of a 4:2:0 format, and its rows. */
+static uint64_t chroma_row(uint32_t format, uint32_t width)
 {
+	uint64_t pairs = ((uint64_t)width + 1) / 2;
+	switch (format) {
+	case DRM_FORMAT_NV12:
+	case DRM_FORMAT_NV21:
+		return pairs * 2;
+	case DRM_FORMAT_P010:
+		return pairs * 4;
+	default:
+		return pairs;
+	}
+}
+
+static void check_plane_event(const char *what, uint32_t id, struct planes *planes,
+	uint32_t serial, uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
+{
+	if (index != planes->n || index >= MAX_PLANES)
+		die("%s@%u.plane: index %u after %u plane events", what, id, index, planes->n);
+	planes->plane[index].serial = serial;
+	planes->plane[index].offset = offset;
+	planes->plane[index].stride = stride;
+	planes->plane[index].size = size;
+	planes->n++;
+}
+
+/*
+ * A layout's planes: as many as the format has, each holding its rows (stride
+ * at least a row, size stride times the rows, computed without overflow) and
+ * ending within end.
+ */
+static void check_planes(const char *what, uint32_t id, const struct planes *planes,
+	uint32_t format, uint32_t width, uint32_t height, uint64_t end)
+{
+	if (planes->n != format_planes(format))
+		die("%s@%u: %u plane events for a format of %u planes", what, id, planes->n,
+			format_planes(format));
+	for (uint32_t p = 0; p < planes->n; p++) {
+		uint64_t row = p == 0 ? plane0_row(format, width) : chroma_row(format, width);
+		uint64_t rows = p == 0 ? height : ((uint64_t)height + 1) / 2;
+		uint64_t offset = planes->plane[p].offset, stride = planes->plane[p].stride;
+		uint64_t size = planes->plane[p].size;
+		if (stride < row || size != stride * rows || offset + size > end)
+			die("%s@%u: plane %u (offset %llu stride %llu size %llu) of %ux%u "
+				"does not hold its %llu rows of %llu bytes within %llu bytes", what,
+				id, p, (unsigned long long)offset, (unsigned long long)stride,
+				(unsigned long long)size, width, height, (unsigned long long)rows,
+				(unsigned long long)row, (unsigned long long)end);
+	}
+}
+
+static void check_mapped(struct slot *slot, struct object *att, const struct event_arg *args)
+{
+	uint32_t serial = args[0].u;
+	int fd = args[1].fd;
+	uint32_t offset = args[2].u, size = args[3].u, stride = args[4].u, flags = args[5].u;
+	off_t end = lseek(fd, 0, SEEK_END);
+	struct planes *planes = &att->planes;
+	const struct object *buffer = find_object(slot, att->parent);
+
+	if (end < 0 || (uint64_t)offset + size > (uint64_t)end)
+		die("mapped: offset %u + size %u is beyond the fd's %lld bytes", offset, size,
+			(long long)end);
+	if (planes->n == 0 || planes->plane[0].offset != offset ||
+			planes->plane[0].stride != stride || planes->plane[0].size != size)
+		die("mapped: offset %u stride %u size %u, but %u plane events, the first "
+			"offset %u stride %u size %u", offset, stride, size, planes->n,
+			planes->plane[0].offset, planes->plane[0].stride, planes->plane[0].size);
+	for (uint32_t p = 0; p < planes->n; p++) {
+		if (planes->plane[p].serial != serial)
+			die("mapped %u: plane %u came with serial %u", serial, p,
+				planes->plane[p].serial);
+		if ((uint64_t)planes->plane[p].offset + planes->plane[p].size > (uint64_t)end)
+			die("mapped: plane %u (offset %u size %u) is beyond the fd's %lld bytes",
+				p, planes->plane[p].offset, planes->plane[p].size, (long long)end);
+	}
+	/* The buffer's format is known while its object lives and has had an info. */
+	if (buffer != NULL && buffer->iface == &dmabroker_buffer_v1_interface &&
+			buffer->format != 0)
+		check_planes("dmabroker_attachment_v1.mapped", att->id, planes, buffer->format,
+			buffer->width, buffer->height, (uint64_t)end);
+	planes->n = 0;
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		die("mapped: the fd does not seek back to 0: %s", strerror(errno));
+	if ((flags & DMABROKER_ATTACHMENT_V1_MAP_FLAGS_READ_ONLY) &&
+			(fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
+		die("mapped: flags say read_only but the fd is open for writing");
+}
+
+static void check_info(struct object *buffer, const struct event_arg *args)
+{
+	uint32_t id = buffer->id;
 	uint32_t width = args[0].u, height = args[1].u, format = args[2].u, stride = args[3].u;
 	uint64_t size = (uint64_t)args[4].u << 32 | args[5].u;
 	uint32_t access = args[6].u;
@@ -724,6 +825,15 @@ static void check_info(uint32_t id, const struct event_arg *args)
 	if (access != DMABROKER_BUFFER_V1_ACCESS_READ &&
 			access != DMABROKER_BUFFER_V1_ACCESS_READ_WRITE)
 		die("dmabroker_buffer_v1@%u.info: access %u", id, access);
+	check_planes("dmabroker_buffer_v1.info", id, &buffer->planes, format, width, height,
+		size);
+	if (buffer->planes.plane[0].stride != stride)
+		die("dmabroker_buffer_v1@%u.info: stride %u, plane 0's %u", id, stride,
+			buffer->planes.plane[0].stride);
+	buffer->planes.n = 0;
+	buffer->format = format;
+	buffer->width = width;
+	buffer->height = height;
 }
 
 #define DIRECTIONS (DMABROKER_ATTACHMENT_V1_DIRECTION_READ | DMABROKER_ATTACHMENT_V1_DIRECTION_WRITE)
@@ -980,10 +1090,17 @@ static void handle_event(struct slot *slot, struct object *object, uint32_t opco
 		check_token(args[0].s, args[0].len);
 		add_token(slot->fuzz, args[0].s);
 	} else if (iface == &dmabroker_attachment_v1_interface &&
+			opcode == DMABROKER_ATTACHMENT_V1_PLANE) {
+		check_plane_event("dmabroker_attachment_v1", object->id, &object->planes, args[0].u,
+			args[1].u, args[2].u, args[3].u, args[4].u);
+	} else if (iface == &dmabroker_attachment_v1_interface &&
 			opcode == DMABROKER_ATTACHMENT_V1_MAPPED) {
-		check_mapped(args);
+		check_mapped(slot, object, args);
+	} else if (iface == &dmabroker_buffer_v1_interface && opcode == DMABROKER_BUFFER_V1_PLANE) {
+		check_plane_event("dmabroker_buffer_v1", object->id, &object->planes, 0, args[0].u,
+			args[1].u, args[2].u, args[3].u);
 	} else if (iface == &dmabroker_buffer_v1_interface && opcode == DMABROKER_BUFFER_V1_INFO) {
-		check_info(object->id, args);
+		check_info(object, args);
 	} else if (iface == &dmabroker_manager_v1_interface &&
 			opcode == DMABROKER_MANAGER_V1_LIMITS) {
 		check_limits(slot->fuzz, args);
@@ -1379,6 +1496,9 @@ static void send_request(struct slot *slot, struct object *target,
 			slot->next_id++;
 		}
 		add_object(slot, new_id, new_iface ? new_iface : &wl_callback_interface);
+		struct object *made = find_object(slot, new_id);
+		if (made != NULL && iface == &dmabroker_buffer_v1_interface)
+			made->parent = target_id;
 	}
 }
 

@@ -33,8 +33,9 @@
 #   DMAB_GUEST_KERNEL_FACTS, DMAB_GUEST_TEST_UNIT, DMAB_GUEST_TEST_PROTOCOL,
 #   DMAB_GUEST_TEST_ALLOC, DMAB_GUEST_TEST_E2E, DMAB_GUEST_TEST_WLR_DMABUF,
 #   DMAB_GUEST_FENCE_COMPOSITOR,
-#   DMAB_GUEST_LINUX_DMABUF_CHECK, DMAB_GUEST_DMABUF_CLIENT,
-#   DMAB_GUEST_DMABROKERD, DMAB_GUEST_DMAB_{PAINT,SHARE,VIEW,INFO}
+#   DMAB_GUEST_LINUX_DMABUF_CHECK, DMAB_GUEST_DMABUF_CLIENT, DMAB_GUEST_GST_DMABUF,
+#   DMAB_GUEST_GST_PLUGIN_DIR,
+#   DMAB_GUEST_DMABROKERD, DMAB_GUEST_DMAB_{TINYWL,PAINT,SHARE,VIEW,INFO}
 #       exact paths of the binaries (set by meson.build); without them the
 #       usual places under BUILD_DIR are tried. test-alloc, when built, also
 #       runs once per backend as alloc[<backend>], and test-wlr-dmabuf as
@@ -229,6 +230,19 @@ t_markers() { # t_markers PATH [ARGS...]
 	fi
 }
 
+# The GStreamer elements' check (gst-dmabuf.c), with the plugin from the build
+# and a registry in the guest's /tmp: the guest's / is read-only.
+t_gst_dmabuf() { # t_gst_dmabuf PATH ALLOCATOR...
+	local bin=$1
+	shift
+	if [[ ! -x $bin ]]; then
+		skip "$TEST" "${bin#"$BUILD_DIR"/} not built (-Dgstreamer, gstreamer-app-1.0)"
+		return
+	fi
+	t_markers "$(command -v env)" GST_PLUGIN_PATH="$GST_PLUGIN_DIR" \
+		GST_REGISTRY=/tmp/gst-registry.bin "$bin" "$@"
+}
+
 # ---------------------------------------------------------------- test list
 # register NAME FUNCTION [ARGS...]
 T_NAMES=() T_CMDS=()
@@ -275,6 +289,8 @@ FENCE_COMPOSITOR=$(locate "${DMAB_GUEST_FENCE_COMPOSITOR:-}" \
 LINUX_DMABUF_CHECK=$(locate "${DMAB_GUEST_LINUX_DMABUF_CHECK:-}" \
 	"$BUILD_DIR/tests/kernel/linux-dmabuf-check")
 EGL_IMPORT=$(locate "${DMAB_GUEST_EGL_IMPORT:-}" "$BUILD_DIR/tests/kernel/egl-import")
+GST_DMABUF=$(locate "${DMAB_GUEST_GST_DMABUF:-}" "$BUILD_DIR/tests/kernel/gst-dmabuf")
+GST_PLUGIN_DIR=${DMAB_GUEST_GST_PLUGIN_DIR:-$BUILD_DIR/clients/gst}
 # what test-e2e, fence-compositor and linux-dmabuf-check run, by the variables they read
 export DMABROKERD DMAB_TINYWL DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
 DMABROKERD=$(locate "${DMAB_GUEST_DMABROKERD:-}" "$BUILD_DIR/broker/dmabrokerd")
@@ -310,6 +326,8 @@ register fence-compositor t_markers "$FENCE_COMPOSITOR"
 register linux-dmabuf t_markers "$LINUX_DMABUF_CHECK"
 # Mesa's surfaceless EGL imports a compositor read's dma-buf, per backend (optional build)
 register egl-import t_markers "$EGL_IMPORT" udmabuf dma-heap "drm-dumb:$VGEM_CARD"
+# dmabrokersrc pushes GstDmaBufMemory where its READ map is a dma-buf, frames intact
+register gst-dmabuf t_gst_dmabuf "$GST_DMABUF" udmabuf dma-heap "drm-dumb:$VGEM_CARD"
 
 # 5. hooks: every executable tests/kernel/guest.d/*.sh (see guest.d/README)
 for hook in "$SOURCE_DIR"/tests/kernel/guest.d/*.sh; do

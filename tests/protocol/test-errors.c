@@ -457,10 +457,58 @@ DMAB_TEST(error_buffer_invalid_fence)
 	struct buffer_case bc;
 	buffer_case_init(&bc, f);
 	struct dmabroker_fence_v1 *fence = dmabroker_buffer_v1_get_fence(bc.proxy,
-		DMABROKER_BUFFER_V1_FENCE_KIND_READ + 1);
+		DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE + 1);
 	buffer_case_expect(&bc, DMABROKER_BUFFER_V1_ERROR_INVALID_FENCE);
 	dmabroker_fence_v1_destroy(fence);
 	fixture_client_close(bc.c);
+	fixture_destroy(f);
+}
+
+static void handle_manager_global(void *data, struct wl_registry *registry, uint32_t name,
+	const char *interface, uint32_t version)
+{
+	uint32_t *manager_name = data;
+	if (strcmp(interface, dmabroker_manager_v1_interface.name) == 0)
+		*manager_name = name;
+}
+
+static void handle_manager_global_remove(void *data, struct wl_registry *registry,
+	uint32_t name)
+{
+}
+
+static const struct wl_registry_listener manager_registry_listener = {
+	.global = handle_manager_global,
+	.global_remove = handle_manager_global_remove,
+};
+
+/* next_write came with version 3: a client of version 2 that asks for it is buggy. */
+DMAB_TEST(error_buffer_next_write_fence_before_version_3)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *c = fixture_connect(f);
+	uint32_t manager_name = 0;
+	struct wl_registry *registry = wl_display_get_registry(c->display);
+	wl_registry_add_listener(registry, &manager_registry_listener, &manager_name);
+	ROUNDTRIP(c->display);
+	CHECK(manager_name != 0);
+	struct dmabroker_manager_v1 *manager = wl_registry_bind(registry, manager_name,
+		&dmabroker_manager_v1_interface, 2);
+	struct raw_buffer buffer = {0};
+	raw_buffer_listen(&buffer, dmabroker_manager_v1_create_buffer(manager, 8, 8, ARGB, 0,
+		"version 2"));
+	ROUNDTRIP(c->display);
+	CHECK(!buffer.failed);
+	CHECK_EQ(wl_proxy_get_version((struct wl_proxy *)buffer.proxy), 2);
+	struct dmabroker_fence_v1 *fence = dmabroker_buffer_v1_get_fence(buffer.proxy,
+		DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE);
+	expect_protocol_error(c->display, &dmabroker_buffer_v1_interface,
+		DMABROKER_BUFFER_V1_ERROR_INVALID_FENCE);
+	dmabroker_fence_v1_destroy(fence);
+	raw_buffer_destroy(&buffer);
+	dmabroker_manager_v1_destroy(manager);
+	wl_registry_destroy(registry);
+	fixture_client_close(c);
 	fixture_destroy(f);
 }
 

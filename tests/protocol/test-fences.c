@@ -241,3 +241,96 @@ DMAB_TEST(fence_fd_written_by_a_client_fools_only_itself)
 	raw_fence_destroy(&fence);
 	fixture_destroy(f);
 }
+
+static void next_write_fence(struct raw_fence *fence, struct fixture_client *c,
+	struct dmab_client_buffer *b)
+{
+	raw_fence_listen(fence, dmabroker_buffer_v1_get_fence(dmab_client_buffer_get_proxy(b),
+		DMABROKER_BUFFER_V1_FENCE_KIND_NEXT_WRITE));
+	ROUNDTRIP(c->display);
+	CHECK(fence->fd >= 0);
+	CHECK_EQ(fence->type, DMABROKER_FENCE_V1_FD_TYPE_SOCKET);
+}
+
+/* What dmabrokersrc waits on: the end of a write that has not begun yet. */
+DMAB_TEST(fence_next_write_waits_for_a_write_to_come)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "next write");
+	CHECK(produced != NULL);
+	struct dmab_client_buffer *watched = import_via_token(b, produced, RO);
+	struct dmab_client_attachment *writer = attach_mapped(produced, RW, WRITE);
+	struct dmab_client_attachment *reader = attach_mapped(watched, RO, READ);
+
+	/* Unlike the write fence, it is not born signaled while nothing writes. */
+	struct raw_fence idle;
+	next_write_fence(&idle, b, watched);
+	CHECK(!readable(idle.fd, 0));
+	CHECK_EQ(idle.signaled_count, 0);
+	/* Reads do not signal it. */
+	CHECK_EQ(dmab_client_attachment_begin(reader, READ), 0);
+	CHECK_EQ(dmab_client_attachment_end(reader), 0);
+	CHECK_EQ(dmab_client_roundtrip(b->client), 0);
+	CHECK(!readable(idle.fd, 0));
+
+	/* A write begun later is the one it waits for, to its end. */
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	ROUNDTRIP(b->display);
+	CHECK(!readable(idle.fd, 0));
+	CHECK_EQ(idle.signaled_count, 0);
+	/* Asked for while a write is held: that write. */
+	struct raw_fence held;
+	next_write_fence(&held, b, watched);
+	CHECK(!readable(held.fd, 0));
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	CHECK(readable(idle.fd, 1000));
+	CHECK(readable(held.fd, 1000));
+	CHECK(dispatch_until(b->display, fence_signaled, &idle, 1000));
+	CHECK(dispatch_until(b->display, fence_signaled, &held, 1000));
+	CHECK_EQ(idle.signaled_count, 1);
+
+	/* A write that waits for a reader when it is asked for is the next one granted. */
+	CHECK_EQ(dmab_client_attachment_begin(reader, READ), 0);
+	CHECK_EQ(dmab_client_attachment_begin_async(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	CHECK(!dmab_client_attachment_is_ready(writer));
+	struct raw_fence queued;
+	next_write_fence(&queued, b, watched);
+	CHECK_EQ(dmab_client_attachment_end(reader), 0);
+	CHECK_EQ(dmab_client_attachment_wait_ready(writer), 0);
+	ROUNDTRIP(b->display);
+	CHECK(!readable(queued.fd, 0));
+	CHECK_EQ(dmab_client_attachment_end(writer), 0);
+	CHECK(readable(queued.fd, 1000));
+
+	raw_fence_destroy(&idle);
+	raw_fence_destroy(&held);
+	raw_fence_destroy(&queued);
+	fixture_destroy(f);
+}
+
+/* Nothing can write a buffer that is gone: a reader waiting for its next frame is woken. */
+DMAB_TEST(fence_next_write_signals_when_the_buffer_goes)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *a = fixture_client(f);
+	struct fixture_client *b = fixture_client(f);
+	struct dmab_client_buffer *produced = dmab_client_buffer_create(a->client, 64, 64, ARGB,
+		0, "next write, gone");
+	CHECK(produced != NULL);
+	struct dmab_client_buffer *watched = import_via_token(b, produced, RO);
+	struct raw_fence fence;
+	next_write_fence(&fence, b, watched);
+	dmab_client_buffer_destroy(produced);
+	CHECK_EQ(dmab_client_roundtrip(a->client), 0);
+	CHECK(!readable(fence.fd, 0));
+	dmab_client_buffer_destroy(watched);
+	CHECK(readable(fence.fd, 1000));
+	CHECK(dispatch_until(b->display, fence_signaled, &fence, 1000));
+	raw_fence_destroy(&fence);
+	fixture_destroy(f);
+}

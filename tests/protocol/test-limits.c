@@ -293,7 +293,7 @@ static void v1_global(void *data, struct wl_registry *registry, uint32_t name,
 {
 	struct v1_bind *bind = data;
 	if (strcmp(interface, dmabroker_manager_v1_interface.name) == 0) {
-		CHECK_EQ(version, 2);
+		CHECK_EQ(version, 3);
 		bind->manager = wl_registry_bind(registry, name, &dmabroker_manager_v1_interface,
 			1);
 	}

@@ -8,6 +8,7 @@
 #include <drm_fourcc.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -143,6 +144,47 @@ DMAB_TEST(planes_every_format_is_shared_plane_by_plane)
 		dmab_client_buffer_destroy(imported);
 		dmab_client_buffer_destroy(buffer);
 	}
+	fixture_destroy(f);
+}
+
+/* Introspection (version 3) shows every plane of every format, as the buffer's own events do. */
+DMAB_TEST(planes_info_shows_every_plane)
+{
+	struct fixture *f = fixture_create(NULL);
+	struct fixture_client *owner = fixture_client(f);
+	struct dmab_client_buffer *buffers[N_CASES];
+	char names[N_CASES][32];
+	for (size_t i = 0; i < N_CASES; i++) {
+		snprintf(names[i], sizeof(names[i]), "info planes %zu", i);
+		buffers[i] = dmab_client_buffer_create(owner->client, W, H, cases[i].format, 0,
+			names[i]);
+		CHECK(buffers[i] != NULL);
+		/* Mapped, so that the layout is the storage's, after collation. */
+		struct dmab_client_constraints three = { .max_planes = 3 };
+		struct dmab_client_attachment *att = dmab_client_attachment_create(buffers[i], RW,
+			&three);
+		CHECK_EQ(dmab_client_attachment_map(att, WRITE), 0);
+	}
+	static struct info_snapshot snap;
+	CHECK(info_snapshot_take(owner->display, dmab_client_get_manager(owner->client), &snap));
+	for (size_t i = 0; i < N_CASES; i++) {
+		int b = info_find_buffer(&snap, names[i]);
+		CHECK(b >= 0);
+		struct dmab_client_layout layout;
+		dmab_client_buffer_get_layout(buffers[i], &layout);
+		CHECK(!snap.buffers[b].plane_out_of_order);
+		CHECK_EQ(snap.buffers[b].n_planes, cases[i].n_planes);
+		CHECK_EQ(snap.buffers[b].stride, layout.planes[0].stride);
+		for (uint32_t p = 0; p < cases[i].n_planes; p++) {
+			CHECK_EQ(snap.buffers[b].planes[p].offset, layout.planes[p].offset);
+			CHECK_EQ(snap.buffers[b].planes[p].stride, layout.planes[p].stride);
+			CHECK_EQ(snap.buffers[b].planes[p].size, layout.planes[p].size);
+			CHECK((uint64_t)layout.planes[p].offset + layout.planes[p].size <=
+				snap.buffers[b].size);
+		}
+	}
+	for (size_t i = 0; i < N_CASES; i++)
+		dmab_client_buffer_destroy(buffers[i]);
 	fixture_destroy(f);
 }
 

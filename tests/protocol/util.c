@@ -371,6 +371,24 @@ static void info_buffer(void *data, struct dmabroker_info_v1 *info, uint32_t id,
 	snap->buffers[i].read_fences = read_fences;
 	snap->buffers[i].usage = usage;
 	snap->buffers[i].payer_pid = payer_pid;
+	snap->buffers[i].n_planes = 0;
+	snap->buffers[i].plane_out_of_order = false;
+}
+
+static void info_buffer_plane(void *data, struct dmabroker_info_v1 *info, uint32_t buffer_id,
+	uint32_t index, uint32_t offset, uint32_t stride, uint32_t size)
+{
+	struct info_snapshot *snap = data;
+	if (snap->buffers_len == 0)
+		return;
+	size_t i = snap->buffers_len - 1;
+	if (snap->buffers[i].id != buffer_id || index != snap->buffers[i].n_planes ||
+			index >= DMAB_CLIENT_MAX_PLANES) {
+		snap->buffers[i].plane_out_of_order = true;
+		return;
+	}
+	snap->buffers[i].planes[index] = (struct dmab_client_plane){ offset, stride, size };
+	snap->buffers[i].n_planes++;
 }
 
 static void info_attachment(void *data, struct dmabroker_info_v1 *info, uint32_t buffer_id,
@@ -440,6 +458,7 @@ static void info_uid_usage(void *data, struct dmabroker_info_v1 *info, uint32_t 
 static const struct dmabroker_info_v1_listener info_listener = {
 	.allocator = info_allocator,
 	.buffer = info_buffer,
+	.buffer_plane = info_buffer_plane,
 	.attachment = info_attachment,
 	.done = info_done,
 	.failed = info_failed,

@@ -116,6 +116,10 @@ struct info_snapshot {
 		char allocator[64];
 		uint32_t refs, write_fence, read_fences, usage;
 		int32_t payer_pid;
+		/* Version 3: buffer_plane events, in the order they came. */
+		uint32_t n_planes;
+		struct dmab_client_plane planes[DMAB_CLIENT_MAX_PLANES];
+		bool plane_out_of_order; /* a buffer_plane not for the last buffer, or not next */
 	} buffers[64];
 	struct {
 		uint32_t buffer_id;
