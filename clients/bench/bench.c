@@ -6,6 +6,7 @@
  * the variants of one repetition run back to back so that load from elsewhere
  * falls on all of them alike.
  */
+#include <drm_fourcc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -80,11 +81,12 @@ enum run_kind {
 	RUN_SHM_ORIGIN,
 	RUN_BROKER_OFFSET,
 	RUN_SHM_OFFSET,
+	RUN_BROKER_NV12, /* at the origin: what the daemon's YUV conversion adds */
 	RUN_KINDS,
 };
 
 static const char *const run_names[RUN_KINDS] = {
-	"broker_origin", "shm_origin", "broker_offset", "shm_offset",
+	"broker_origin", "shm_origin", "broker_offset", "shm_offset", "broker_nv12_origin",
 };
 
 struct size_result {
@@ -93,7 +95,7 @@ struct size_result {
 	struct run_series runs[RUN_KINDS];
 	struct run_series compare[MAX_COMPARE];
 	bool compare_ok[MAX_COMPARE];
-	struct bench_series fps_ratio, offset_ratio, bracket_us, frame_overhead_us;
+	struct bench_series fps_ratio, offset_ratio, nv12_ratio, bracket_us, frame_overhead_us;
 	struct bench_series alloc_lazy, alloc_mapped;
 	struct bench_frames_result raw[RUN_KINDS][BENCH_MAX_SAMPLES];
 	struct bench_frames_result raw_compare[MAX_COMPARE][BENCH_MAX_SAMPLES];
@@ -461,9 +463,9 @@ static void add_limits(struct run_series *series, const struct bench_memory *mem
 }
 
 struct size_servers {
-	struct bench_server origin, offset;
+	struct bench_server origin, offset, nv12;
 	struct bench_server compare[MAX_COMPARE];
-	struct bench_session *s_origin, *s_offset;
+	struct bench_session *s_origin, *s_offset, *s_nv12;
 	struct bench_session *s_compare[MAX_COMPARE];
 };
 
@@ -471,8 +473,10 @@ static void stop_servers(struct size_servers *servers, const struct options *opt
 {
 	bench_session_destroy(servers->s_origin);
 	bench_session_destroy(servers->s_offset);
+	bench_session_destroy(servers->s_nv12);
 	bench_server_stop(&servers->origin);
 	bench_server_stop(&servers->offset);
+	bench_server_stop(&servers->nv12);
 	for (size_t i = 0; i < opts->ncompare; i++) {
 		bench_session_destroy(servers->s_compare[i]);
 		bench_server_stop(&servers->compare[i]);
@@ -485,14 +489,19 @@ static bool start_servers(struct size_servers *servers, const struct options *op
 	uint32_t out_w = size.width + OUTPUT_MARGIN, out_h = size.height + OUTPUT_MARGIN;
 	if (!bench_daemon_start(&servers->origin, opts->daemon, out_w, out_h, opts->refresh, 0) ||
 			!bench_daemon_start(&servers->offset, opts->daemon, out_w, out_h,
+				opts->refresh, 0) ||
+			!bench_daemon_start(&servers->nv12, opts->daemon, out_w, out_h,
 				opts->refresh, 0)) {
 		return false;
 	}
 	servers->s_origin = bench_session_create(&servers->origin, size.width, size.height,
-		opts->buffers, false, true);
+		opts->buffers, false, true, DRM_FORMAT_XRGB8888);
 	servers->s_offset = bench_session_create(&servers->offset, size.width, size.height,
-		opts->buffers, true, true);
-	if (servers->s_origin == NULL || servers->s_offset == NULL) {
+		opts->buffers, true, true, DRM_FORMAT_XRGB8888);
+	/* Its own daemon, so that the XRGB window is not on the output it composites. */
+	servers->s_nv12 = bench_session_create(&servers->nv12, size.width, size.height,
+		opts->buffers, false, true, DRM_FORMAT_NV12);
+	if (servers->s_origin == NULL || servers->s_offset == NULL || servers->s_nv12 == NULL) {
 		return false;
 	}
 	for (size_t i = 0; i < opts->ncompare; i++) {
@@ -500,7 +509,8 @@ static bool start_servers(struct size_servers *servers, const struct options *op
 		if (bench_command_start(&servers->compare[i], opts->compare[i].name,
 				opts->compare[i].command, out_w, out_h)) {
 			servers->s_compare[i] = bench_session_create(&servers->compare[i],
-				size.width, size.height, opts->buffers, false, false);
+				size.width, size.height, opts->buffers, false, false,
+				DRM_FORMAT_XRGB8888);
 		}
 	}
 	return true;
@@ -524,16 +534,22 @@ static bool one_rep(struct size_result *res, struct size_servers *servers,
 	const struct options *opts, uint32_t rep)
 {
 	static const enum run_kind order[2][RUN_KINDS] = {
-		{ RUN_BROKER_ORIGIN, RUN_SHM_ORIGIN, RUN_BROKER_OFFSET, RUN_SHM_OFFSET },
-		{ RUN_SHM_OFFSET, RUN_BROKER_OFFSET, RUN_SHM_ORIGIN, RUN_BROKER_ORIGIN },
+		{ RUN_BROKER_ORIGIN, RUN_SHM_ORIGIN, RUN_BROKER_OFFSET, RUN_SHM_OFFSET,
+			RUN_BROKER_NV12 },
+		{ RUN_BROKER_NV12, RUN_SHM_OFFSET, RUN_BROKER_OFFSET, RUN_SHM_ORIGIN,
+			RUN_BROKER_ORIGIN },
 	};
 	for (size_t i = 0; i < RUN_KINDS; i++) {
 		enum run_kind kind = order[rep % 2][i];
 		bool offset = kind == RUN_BROKER_OFFSET || kind == RUN_SHM_OFFSET;
-		bool broker = kind == RUN_BROKER_ORIGIN || kind == RUN_BROKER_OFFSET;
-		enum bench_variant variant = broker ? BENCH_BROKER : BENCH_SHM;
+		bool shm = kind == RUN_SHM_ORIGIN || kind == RUN_SHM_OFFSET;
+		enum bench_variant variant = shm ? BENCH_SHM : BENCH_BROKER;
 		struct bench_session *session = offset ? servers->s_offset : servers->s_origin;
 		pid_t pid = offset ? servers->offset.pid : servers->origin.pid;
+		if (kind == RUN_BROKER_NV12) {
+			session = servers->s_nv12;
+			pid = servers->nv12.pid;
+		}
 		if (!one_run(session, variant, opts, pid, &res->runs[kind], &res->raw[kind][rep])) {
 			return false;
 		}
@@ -548,6 +564,8 @@ static bool one_rep(struct size_result *res, struct size_servers *servers,
 	series_add(&res->fps_ratio, res->raw[RUN_BROKER_ORIGIN][rep].fps /
 		res->raw[RUN_SHM_ORIGIN][rep].fps);
 	series_add(&res->offset_ratio, res->raw[RUN_BROKER_OFFSET][rep].server_cpu_ms /
+		res->raw[RUN_BROKER_ORIGIN][rep].server_cpu_ms);
+	series_add(&res->nv12_ratio, res->raw[RUN_BROKER_NV12][rep].server_cpu_ms /
 		res->raw[RUN_BROKER_ORIGIN][rep].server_cpu_ms);
 	series_add(&res->frame_overhead_us, (res->raw[RUN_BROKER_ORIGIN][rep].client_cpu_ms -
 		res->raw[RUN_SHM_ORIGIN][rep].client_cpu_ms) * 1e3);
@@ -572,7 +590,7 @@ static bool bench_size(struct size_result *res, const struct options *opts)
 	for (size_t i = 0; i < MAX_COMPARE; i++) {
 		servers.compare[i].out_fd = -1;
 	}
-	servers.origin.out_fd = servers.offset.out_fd = -1;
+	servers.origin.out_fd = servers.offset.out_fd = servers.nv12.out_fd = -1;
 	bool ok = start_servers(&servers, opts, res->size);
 	for (uint32_t rep = 0; ok && rep < opts->reps; rep++) {
 		ok = one_rep(res, &servers, opts, rep);
@@ -600,7 +618,7 @@ static int child_frames(const char *spec, uint32_t buffers)
 	snprintf(server.socket, sizeof(server.socket), "%s", getenv("WAYLAND_DISPLAY"));
 	snprintf(server.name, sizeof(server.name), "dmabrokerd");
 	struct bench_session *session = bench_session_create(&server, width, height, buffers,
-		false, true);
+		false, true, DRM_FORMAT_XRGB8888);
 	struct bench_frames_result result;
 	bool ok = session != NULL && bench_session_run(session,
 		strcmp(variant, "shm") == 0 ? BENCH_SHM : BENCH_BROKER, frames, 0, &result);
@@ -841,6 +859,7 @@ static void json_size(FILE *out, const struct size_result *res, const struct opt
 	const char *in = "\t\t";
 	json_key_series(out, in, "fps_broker_per_shm", &res->fps_ratio, false);
 	json_key_series(out, in, "daemon_cpu_offset_per_origin", &res->offset_ratio, false);
+	json_key_series(out, in, "daemon_cpu_nv12_per_xrgb", &res->nv12_ratio, false);
 	json_key_series(out, in, "bracket_us", &res->bracket_us, false);
 	json_key_series(out, in, "client_overhead_us_per_frame", &res->frame_overhead_us, false);
 	json_key_series(out, in, "alloc_lazy_per_s", &res->alloc_lazy, false);
@@ -949,6 +968,19 @@ static void print_summary(const struct options *opts, const struct size_result *
 			series_median(&r->fps_ratio), series_median(&r->memory.memcpy_cold) * 1e3,
 			series_median(&b->server_ms), series_median(&b->server_limit),
 			series_median(&r->offset_ratio), series_median(&r->bracket_us));
+	}
+	/* NV12 apart, so the first table keeps to one screen's width. */
+	fprintf(stderr, "%-10s %9s %10s %10s %9s %10s\n", "NV12 size", "fps", "client ms",
+		"daemon ms", "/xrgb", "/memcpy");
+	for (size_t i = 0; i < opts->nsizes; i++) {
+		const struct size_result *r = &sizes[i];
+		const struct run_series *n = &r->runs[RUN_BROKER_NV12];
+		char size[24];
+		snprintf(size, sizeof(size), "%ux%u", r->size.width, r->size.height);
+		fprintf(stderr, "%-10s %9.1f %10.3f %10.3f %9.3f %10.3f\n", size,
+			series_median(&n->fps), series_median(&n->client_ms),
+			series_median(&n->server_ms), series_median(&r->nv12_ratio),
+			series_median(&n->server_limit));
 	}
 	if (messages->done) {
 		fprintf(stderr, "per frame: broker %.2f sendmsg, %.2f requests; shm %.2f sendmsg, "

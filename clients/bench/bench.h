@@ -76,13 +76,14 @@ struct bench_frames_result {
 /*
  * One client with one toplevel of width x height (offset: a 1x1 window is
  * mapped first so the daemon's cascade places the measured one at 32,32) and
- * nbuf buffers. With broker, the buffers are broker buffers; without, the
- * same memory is shared again through wl_shm so that both variants write the
- * same pages.
+ * nbuf buffers of format. With broker, the buffers are broker buffers; without,
+ * the same memory is shared again through wl_shm so that both variants write
+ * the same pages. format is DRM_FORMAT_XRGB8888, or DRM_FORMAT_NV12 with
+ * broker: then only BENCH_BROKER runs, and a frame writes both planes.
  */
 struct bench_session;
 struct bench_session *bench_session_create(const struct bench_server *server, uint32_t width,
-	uint32_t height, uint32_t nbuf, bool offset, bool broker);
+	uint32_t height, uint32_t nbuf, bool offset, bool broker, uint32_t format);
 void bench_session_destroy(struct bench_session *session);
 /* Draws and presents frames frames of variant; false if the connection failed. */
 bool bench_session_run(struct bench_session *session, enum bench_variant variant,

@@ -36,7 +36,7 @@ struct bench_session {
 	struct wl_buffer *dummy_buffer;
 	struct dmab_swapchain *chain;
 	struct bench_slot slots[DMAB_SWAPCHAIN_MAX];
-	uint32_t nbuf, width, height, stride;
+	uint32_t nbuf, width, height, stride, format;
 	uint32_t frame;
 };
 
@@ -111,6 +111,10 @@ static bool slot_init(struct bench_session *session, struct bench_slot *slot, si
 		/* memfd storage starts at offset 0 of the fd, as the library maps it. */
 		slot->size = layout.size;
 		fd = dmab_client_attachment_get_fd(att);
+		if (session->format != DRM_FORMAT_XRGB8888) {
+			/* Only the broker path carries YUV: the daemon's wl_shm takes no NV12. */
+			return true;
+		}
 	} else {
 		session->stride = session->width * 4;
 		slot->size = (size_t)session->stride * session->height;
@@ -173,7 +177,7 @@ static bool session_setup(struct bench_session *session, bool offset, bool broke
 	if (broker) {
 		const char *what;
 		session->chain = dmab_swapchain_create(session->client, session->nbuf,
-			session->width, session->height, DRM_FORMAT_XRGB8888, "dmab-bench", &what);
+			session->width, session->height, session->format, "dmab-bench", &what);
 		if (session->chain == NULL) {
 			fprintf(stderr, "dmab-bench: %s: %s\n", what, strerror(errno));
 			return false;
@@ -188,14 +192,19 @@ static bool session_setup(struct bench_session *session, bool offset, bool broke
 }
 
 struct bench_session *bench_session_create(const struct bench_server *server, uint32_t width,
-	uint32_t height, uint32_t nbuf, bool offset, bool broker)
+	uint32_t height, uint32_t nbuf, bool offset, bool broker, uint32_t format)
 {
+	if (format != DRM_FORMAT_XRGB8888 && (!broker || format != DRM_FORMAT_NV12)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	struct bench_session *session = calloc(1, sizeof(*session));
 	if (session == NULL) {
 		return NULL;
 	}
 	session->width = width;
 	session->height = height;
+	session->format = format;
 	session->nbuf = nbuf < DMAB_SWAPCHAIN_MAX ? nbuf : DMAB_SWAPCHAIN_MAX;
 	setenv("WAYLAND_DISPLAY", server->socket, 1);
 	if (!session_setup(session, offset, broker)) {
@@ -258,10 +267,39 @@ static struct bench_slot *acquire(struct bench_session *session)
 	return found;
 }
 
+/*
+ * One memset a row of each plane, a value that changes with the row and the
+ * frame: at most as costly as the XRGB pattern, so that the daemon's conversion
+ * is what the NV12 run adds. The planes are asked for after begin, which
+ * remaps a moved buffer.
+ */
+static bool nv12_fill(struct dmab_client_attachment *att, uint32_t width, uint32_t height,
+	uint32_t frame)
+{
+	struct dmab_client_plane y, uv;
+	uint8_t *luma = dmab_client_attachment_get_plane(att, 0, &y);
+	uint8_t *chroma = dmab_client_attachment_get_plane(att, 1, &uv);
+	if (luma == NULL || chroma == NULL) {
+		return false;
+	}
+	for (uint32_t row = 0; row < height; row++) {
+		memset(luma + (size_t)row * y.stride, 16 + (int)((row + 3 * frame) % 220), width);
+	}
+	uint32_t chroma_rows = (height + 1) / 2, chroma_bytes = (width + 1) / 2 * 2;
+	for (uint32_t row = 0; row < chroma_rows; row++) {
+		memset(chroma + (size_t)row * uv.stride, 16 + (int)((row + 5 * frame) % 225),
+			chroma_bytes);
+	}
+	return true;
+}
+
 static bool draw(struct bench_session *session, struct bench_slot *slot,
 	enum bench_variant variant)
 {
 	if (variant == BENCH_SHM) {
+		if (slot->shm == NULL) {
+			return false;
+		}
 		dmab_pattern_fill(slot->data, session->stride, session->width, session->height,
 			DRM_FORMAT_XRGB8888, session->frame++);
 		dmab_window_present(session->window, slot->shm);
@@ -273,8 +311,15 @@ static bool draw(struct bench_session *session, struct bench_slot *slot,
 	if (data == NULL) {
 		return false;
 	}
-	dmab_pattern_fill(data, stride, session->width, session->height, DRM_FORMAT_XRGB8888,
-		session->frame++);
+	if (session->format == DRM_FORMAT_NV12) {
+		if (!nv12_fill(slot->broker->attachment, session->width, session->height,
+				session->frame++)) {
+			return false;
+		}
+	} else {
+		dmab_pattern_fill(data, stride, session->width, session->height,
+			DRM_FORMAT_XRGB8888, session->frame++);
+	}
 	return dmab_swapchain_submit(session->chain, slot->broker, session->window) == 0;
 }
 

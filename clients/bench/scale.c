@@ -74,7 +74,7 @@ static bool probe_intervals(const struct bench_server *server, uint32_t frames,
 	struct bench_scale_result *result)
 {
 	struct bench_session *probe = bench_session_create(server, SCALE_SIZE, SCALE_SIZE, 3,
-		false, true);
+		false, true, DRM_FORMAT_XRGB8888);
 	if (probe == NULL) {
 		return false;
 	}

@@ -33,8 +33,10 @@ static int slot_init(struct dmab_swapchain_slot *slot, struct dmab_client *clien
 	if (slot->buffer == NULL)
 		return -errno;
 	*what = "cannot attach to a buffer";
+	/* A multi-planar chain (dmab-bench's NV12) writes each plane through get_plane. */
+	struct dmab_client_constraints constraints = { .max_planes = DMAB_CLIENT_MAX_PLANES };
 	slot->attachment = dmab_client_attachment_create(slot->buffer,
-		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, NULL);
+		DMABROKER_BUFFER_V1_ACCESS_READ_WRITE, &constraints);
 	if (slot->attachment == NULL)
 		return -errno;
 	*what = "cannot map a buffer";
