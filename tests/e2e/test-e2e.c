@@ -1656,21 +1656,26 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
 	const char *const endless[] = { "videotestsrc", "!", GST_PAIR_CAPS, "!",
 		"dmabrokersink", "show=false", token_arg, NULL };
-	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=1000", "!",
+	/* The source waits this long for the token file, and then for each frame. */
+	int timeout_ms = 1000 * dmab_test_time_scale();
+	char timeout_arg[32], no_frame[48];
+	snprintf(timeout_arg, sizeof(timeout_arg), "timeout=%d", timeout_ms);
+	snprintf(no_frame, sizeof(no_frame), "No frame for %d ms", timeout_ms);
+	const char *const reader[] = { "dmabrokersrc", token_arg, timeout_arg, "!",
 		"fakesink", NULL };
 
 	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", endless);
 	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
-	e2e_sleep_ms(1500);
+	e2e_sleep_ms(timeout_ms * 3 / 2);
 	CHECK(e2e_running(src));
 	e2e_stop(sink, SIGKILL, 5000);
-	/* The timeout is 1 s: the error comes well within 10. */
-	CHECK(e2e_wait(src, 10 * 1000 * dmab_test_time_scale()));
+	/* The error comes well within ten timeouts. */
+	CHECK(e2e_wait(src, 10 * timeout_ms));
 	CHECK(WIFEXITED(src->status) && WEXITSTATUS(src->status) != 0);
 	/* gst-launch-1.0 prints the element error on stderr. */
 	char *err = e2e_read_file(src->err_path);
 	CHECK(err != NULL);
-	if (strstr(err, "No frame for 1000 ms") == NULL) {
+	if (strstr(err, no_frame) == NULL) {
 		E2E_FAIL("dmabrokersrc ended without saying the frames stopped");
 	}
 	free(err);
@@ -1680,7 +1685,7 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 		"dmabrokersink", "show=false", token_arg, NULL };
 	sink = gst_spawn(&e, "sink", "GST_DEBUG=0", finite);
 	src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
-	e2e_sleep_ms(1000);
+	e2e_sleep_ms(timeout_ms);
 	e2e_stop(src, SIGKILL, 5000);
 	e2e_expect_exit(sink, 0, 30 * 1000 * dmab_test_time_scale());
 	e2e_finish(&e);

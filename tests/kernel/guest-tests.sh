@@ -34,7 +34,7 @@
 #   DMAB_GUEST_TEST_ALLOC, DMAB_GUEST_TEST_E2E, DMAB_GUEST_TEST_WLR_DMABUF,
 #   DMAB_GUEST_FENCE_COMPOSITOR,
 #   DMAB_GUEST_LINUX_DMABUF_CHECK, DMAB_GUEST_DMABUF_CLIENT, DMAB_GUEST_GST_DMABUF,
-#   DMAB_GUEST_GST_PLUGIN_DIR,
+#   DMAB_GUEST_GST_PLUGIN_DIR, DMAB_GUEST_DMAB_E2E_PEER, DMAB_GUEST_E2E_GST_{PLUGIN_DIR,PRELOAD},
 #   DMAB_GUEST_DMABROKERD, DMAB_GUEST_DMAB_{TINYWL,PAINT,SHARE,VIEW,INFO}
 #       exact paths of the binaries (set by meson.build); without them the
 #       usual places under BUILD_DIR are tried. test-alloc, when built, also
@@ -162,7 +162,7 @@ t_binary() { # t_binary ALLOCATOR PATH
 
 # test-e2e, and the frame counts dmab-view reported for the shared stream.
 t_e2e() { # t_e2e ALLOCATOR PATH
-	local line
+	local line reason=
 	OUT= # t_binary sets it only if the test ran
 	# TCG runs the daemon and clients several times slower than the host: the e2e
 	# suite scales its timeouts and holds (never its checks) by this factor.
@@ -171,7 +171,11 @@ t_e2e() { # t_e2e ALLOCATOR PATH
 	while IFS= read -r line; do
 		[[ $line == *"dmab-view: frames="* ]] && info "$TEST ${line#\# }"
 		# a subtest that skips in the guest is worth seeing, not only counting
-		[[ $line == "ok "*"# SKIP"* ]] && info "$TEST skipped: ${line#ok }"
+		[[ $line == "# SKIP "* ]] && reason=${line#\# SKIP }
+		if [[ $line == "ok "*"# SKIP"* ]]; then
+			info "$TEST skipped: ${line#ok } ${reason:-}"
+			reason=
+		fi
 	done <"$OUT"
 }
 
@@ -293,6 +297,11 @@ GST_DMABUF=$(locate "${DMAB_GUEST_GST_DMABUF:-}" "$BUILD_DIR/tests/kernel/gst-dm
 GST_PLUGIN_DIR=${DMAB_GUEST_GST_PLUGIN_DIR:-$BUILD_DIR/clients/gst}
 # what test-e2e, fence-compositor and linux-dmabuf-check run, by the variables they read
 export DMABROKERD DMAB_TINYWL DMAB_PAINT DMAB_SHARE DMAB_VIEW DMAB_INFO DMABUF_CLIENT
+export DMAB_E2E_PEER DMAB_GST_PLUGIN_DIR DMAB_GST_PRELOAD
+DMAB_E2E_PEER=$(locate "${DMAB_GUEST_DMAB_E2E_PEER:-}" "$BUILD_DIR/tests/e2e/dmab-e2e-peer")
+# test-e2e runs its GStreamer tests only when meson saw the plugin built for them
+DMAB_GST_PLUGIN_DIR=${DMAB_GUEST_E2E_GST_PLUGIN_DIR:-}
+DMAB_GST_PRELOAD=${DMAB_GUEST_E2E_GST_PRELOAD:-}
 DMABROKERD=$(locate "${DMAB_GUEST_DMABROKERD:-}" "$BUILD_DIR/broker/dmabrokerd")
 DMAB_TINYWL=$(locate "${DMAB_GUEST_DMAB_TINYWL:-}" "$BUILD_DIR/clients/dmab-tinywl")
 DMAB_PAINT=$(locate "${DMAB_GUEST_DMAB_PAINT:-}" "$BUILD_DIR/clients/dmab-paint")
