@@ -37,51 +37,76 @@ static const int coefficients[2][4] = {
 	[DMAB_YUV_BT709] = { 459, 55, 136, 541 },
 };
 
-uint32_t dmab_yuv_pixel(enum dmab_yuv_matrix matrix, uint8_t y, uint8_t cb, uint8_t cr)
+/* A chroma sample's share of R, G and B, computed once for the pixels that share it. */
+struct chroma {
+	int r, g, b;
+};
+
+static struct chroma chroma_terms(const int *k, uint8_t cb, uint8_t cr)
 {
-	const int *k = coefficients[matrix];
-	int c = 298 * ((int)y - 16) + 128, d = (int)cb - 128, e = (int)cr - 128;
-	uint32_t r = clamp8((c + k[0] * e) >> 8);
-	uint32_t g = clamp8((c - k[1] * d - k[2] * e) >> 8);
-	uint32_t b = clamp8((c + k[3] * d) >> 8);
+	int d = (int)cb - 128, e = (int)cr - 128;
+	return (struct chroma){ .r = k[0] * e, .g = -k[1] * d - k[2] * e, .b = k[3] * d };
+}
+
+static uint32_t rgb(struct chroma t, uint8_t y)
+{
+	int c = 298 * ((int)y - 16) + 128;
+	uint32_t r = clamp8((c + t.r) >> 8);
+	uint32_t g = clamp8((c + t.g) >> 8);
+	uint32_t b = clamp8((c + t.b) >> 8);
 	return 0xff000000u | r << 16 | g << 8 | b;
 }
 
-/* NV12 (Cb first, cb_at 0) and NV21 (Cr first, cb_at 1): interleaved chroma pairs. */
+uint32_t dmab_yuv_pixel(enum dmab_yuv_matrix matrix, uint8_t y, uint8_t cb, uint8_t cr)
+{
+	return rgb(chroma_terms(coefficients[matrix], cb, cr), y);
+}
+
+/*
+ * Every format here shares a chroma sample between two horizontal neighbours: the rows
+ * go by pairs, and an odd width ends with a lone pixel. luma_step is the distance between
+ * luma samples (P010's high bytes, YUYV's interleaving); cb and cr step by chroma_step.
+ */
+static void row_pairs(const int *k, uint32_t *out, const uint8_t *luma, size_t luma_step,
+	const uint8_t *cb, const uint8_t *cr, size_t chroma_step, uint32_t width)
+{
+	uint32_t x = 0;
+	for (; x + 1 < width; x += 2) {
+		struct chroma t = chroma_terms(k, *cb, *cr);
+		out[x] = rgb(t, luma[0]);
+		out[x + 1] = rgb(t, luma[luma_step]);
+		luma += 2 * luma_step;
+		cb += chroma_step;
+		cr += chroma_step;
+	}
+	if (x < width) {
+		out[x] = rgb(chroma_terms(k, *cb, *cr), luma[0]);
+	}
+}
+
 static void row_semi_planar(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
 	const uint8_t *chroma, uint32_t width, uint32_t cb_at)
 {
-	for (uint32_t x = 0; x < width; x++) {
-		const uint8_t *pair = chroma + x / 2 * 2;
-		out[x] = dmab_yuv_pixel(m, luma[x], pair[cb_at], pair[1 - cb_at]);
-	}
+	row_pairs(coefficients[m], out, luma, 1, chroma + cb_at, chroma + 1 - cb_at, 2, width);
 }
 
 static void row_planar(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
 	const uint8_t *cb, const uint8_t *cr, uint32_t width)
 {
-	for (uint32_t x = 0; x < width; x++) {
-		out[x] = dmab_yuv_pixel(m, luma[x], cb[x / 2], cr[x / 2]);
-	}
+	row_pairs(coefficients[m], out, luma, 1, cb, cr, 1, width);
 }
 
-/* Y0 Cb Y1 Cr for each pair of pixels. */
+/* Y0 Cb Y1 Cr: luma every other byte, a chroma pair every four. */
 static void row_yuyv(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *in, uint32_t width)
 {
-	for (uint32_t x = 0; x < width; x++) {
-		const uint8_t *quad = in + x / 2 * 4;
-		out[x] = dmab_yuv_pixel(m, quad[x % 2 * 2], quad[1], quad[3]);
-	}
+	row_pairs(coefficients[m], out, in, 2, in + 1, in + 3, 4, width);
 }
 
-/* Little-endian 16-bit samples whose high byte holds the top 8 of 10 bits. */
+/* Little-endian 16-bit samples with 10 significant high bits: the high byte is kept. */
 static void row_p010(enum dmab_yuv_matrix m, uint32_t *out, const uint8_t *luma,
 	const uint8_t *chroma, uint32_t width)
 {
-	for (uint32_t x = 0; x < width; x++) {
-		const uint8_t *pair = chroma + x / 2 * 4;
-		out[x] = dmab_yuv_pixel(m, luma[x * 2 + 1], pair[1], pair[3]);
-	}
+	row_pairs(coefficients[m], out, luma + 1, 2, chroma + 1, chroma + 3, 4, width);
 }
 
 static void convert_row(const struct dmab_yuv_src *src, uint32_t y, uint32_t *out)
