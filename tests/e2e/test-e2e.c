@@ -1645,6 +1645,17 @@ DMAB_TEST(gst_src_waiting_for_a_frame_stops_at_once)
 	e2e_finish(&e);
 }
 
+/* A sink publishes its tokens once its pipeline runs: under TCG that takes seconds. */
+static void wait_for_token_file(const char *path, int timeout_ms)
+{
+	int64_t deadline = e2e_now_ms() + timeout_ms;
+	while (access(path, F_OK) != 0) {
+		if (e2e_now_ms() > deadline)
+			E2E_FAIL("the sink wrote no token file %s within %d ms", path, timeout_ms);
+		e2e_sleep_ms(10);
+	}
+}
+
 DMAB_TEST(gst_pair_survives_either_end_being_killed)
 {
 	gst_plugin_dir();
@@ -1656,7 +1667,7 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
 	const char *const endless[] = { "videotestsrc", "!", GST_PAIR_CAPS, "!",
 		"dmabrokersink", "show=false", token_arg, NULL };
-	/* The source waits this long for the token file, and then for each frame. */
+	/* The source waits this long for each frame (and for the token file, already there). */
 	int timeout_ms = 1000 * dmab_test_time_scale();
 	char timeout_arg[32], no_frame[48];
 	snprintf(timeout_arg, sizeof(timeout_arg), "timeout=%d", timeout_ms);
@@ -1665,6 +1676,7 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 		"fakesink", NULL };
 
 	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", endless);
+	wait_for_token_file(tokens, 30 * 1000 * dmab_test_time_scale());
 	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
 	e2e_sleep_ms(timeout_ms * 3 / 2);
 	CHECK(e2e_running(src));
@@ -1684,6 +1696,7 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 	const char *const finite[] = { "videotestsrc", "num-buffers=90", "!", GST_PAIR_CAPS, "!",
 		"dmabrokersink", "show=false", token_arg, NULL };
 	sink = gst_spawn(&e, "sink", "GST_DEBUG=0", finite);
+	wait_for_token_file(tokens, 30 * 1000 * dmab_test_time_scale());
 	src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
 	e2e_sleep_ms(timeout_ms);
 	e2e_stop(src, SIGKILL, 5000);
