@@ -1281,8 +1281,10 @@ DMAB_TEST(yuv_windows_match_their_rgb_reference)
 static const char *gst_plugin_dir(void)
 {
 	const char *dir = getenv("DMAB_GST_PLUGIN_DIR");
+	const char *why = getenv("DMAB_GST_SKIP_REASON");
 	if (dir == NULL || dir[0] == '\0') {
-		dmab_test_skip("built without the GStreamer plugin (-Dgstreamer)");
+		dmab_test_skip("%s", why != NULL && why[0] != '\0' ? why :
+			"built without the GStreamer plugin (-Dgstreamer)");
 	}
 	return dir;
 }
