@@ -33,6 +33,27 @@ struct compositor {
 	struct dmab_pixels pixels;
 };
 
+/* The compositor's side of a read of c's wl_buffer, for the tasks below. */
+static struct compositor compositor_reading(struct fixture_client *c, struct wl_buffer *wl_buffer)
+{
+	return (struct compositor){
+		.client = c->server_client,
+		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
+	};
+}
+
+/* A read-write attachment of buffer inside a WRITE bracket, the test pattern drawn. */
+static struct dmab_client_attachment *begin_pattern(struct dmab_client_buffer *buffer)
+{
+	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
+	CHECK(writer != NULL);
+	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
+	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
+	pattern_fill(dmab_client_attachment_get_data(writer),
+		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	return writer;
+}
+
 static void on_ready(struct dmab_server_read *read, void *data)
 {
 	struct compositor *comp = data;
@@ -104,18 +125,11 @@ DMAB_TEST(compositor_reads_inside_a_bracket)
 	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
 	CHECK(wl_buffer != NULL);
 	CHECK(dmab_client_buffer_get_wl_buffer(buffer) == wl_buffer); /* made once */
-	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
-	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
-	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
-	pattern_fill(dmab_client_attachment_get_data(writer),
-		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	struct dmab_client_attachment *writer = begin_pattern(buffer);
 
 	struct wl_proxy *manager = (struct wl_proxy *)dmab_client_get_manager(c->client);
-	struct compositor comp = {
-		.client = c->server_client,
-		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
-		.manager_id = wl_proxy_get_id(manager),
-	};
+	struct compositor comp = compositor_reading(c, wl_buffer);
+	comp.manager_id = wl_proxy_get_id(manager);
 	fixture_run(f, begin_task, &comp);
 	CHECK(comp.is_wl_buffer);
 	CHECK(!comp.manager_is_wl_buffer);
@@ -163,10 +177,7 @@ DMAB_TEST(compositor_ready_never_runs_inside_read_begin)
 	CHECK(buffer != NULL);
 	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
 	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
-	struct compositor comp = {
-		.client = c->server_client,
-		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
-	};
+	struct compositor comp = compositor_reading(c, wl_buffer);
 	fixture_run(f, begin_task, &comp);
 	CHECK(comp.read != NULL);
 	CHECK(comp.ready);
@@ -191,10 +202,7 @@ DMAB_TEST(compositor_read_ended_at_once_calls_no_ready)
 	CHECK(buffer != NULL);
 	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
 	CHECK_EQ(dmab_client_roundtrip(c->client), 0);
-	struct compositor comp = {
-		.client = c->server_client,
-		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
-	};
+	struct compositor comp = compositor_reading(c, wl_buffer);
 	fixture_run(f, begin_and_end_task, &comp);
 	fixture_run(f, noop_task, NULL);
 	fixture_run(f, noop_task, NULL);
@@ -239,19 +247,12 @@ DMAB_TEST(compositor_read_gives_the_dmabuf_attributes)
 		ARGB, DMABROKER_MANAGER_V1_USAGE_COMPOSITE, "gpu");
 	CHECK(buffer != NULL);
 	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
-	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
-	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
-	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
-	pattern_fill(dmab_client_attachment_get_data(writer),
-		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	struct dmab_client_attachment *writer = begin_pattern(buffer);
 	CHECK_EQ(dmab_client_attachment_end(writer), 0);
 	bool dmabuf = dmab_client_attachment_get_map_flags(writer) &
 		DMABROKER_ATTACHMENT_V1_MAP_FLAGS_DMABUF;
 
-	struct compositor comp = {
-		.client = c->server_client,
-		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
-	};
+	struct compositor comp = compositor_reading(c, wl_buffer);
 	fixture_run(f, begin_task, &comp);
 	CHECK(comp.ready);
 	struct dmabuf_query q = { .read = comp.read };
@@ -289,17 +290,10 @@ DMAB_TEST(compositor_read_outlives_the_client_objects)
 		ARGB, 0, "released");
 	CHECK(buffer != NULL);
 	struct wl_buffer *wl_buffer = dmab_client_buffer_get_wl_buffer(buffer);
-	struct dmab_client_attachment *writer = dmab_client_attachment_create(buffer, RW, NULL);
-	CHECK_EQ(dmab_client_attachment_map(writer, WRITE), 0);
-	CHECK_EQ(dmab_client_attachment_begin(writer, WRITE), 0);
-	pattern_fill(dmab_client_attachment_get_data(writer),
-		dmab_client_attachment_get_stride(writer), ROW, HEIGHT, SEED);
+	struct dmab_client_attachment *writer = begin_pattern(buffer);
 	CHECK_EQ(dmab_client_attachment_end(writer), 0);
 
-	struct compositor comp = {
-		.client = c->server_client,
-		.wl_buffer_id = wl_proxy_get_id((struct wl_proxy *)wl_buffer),
-	};
+	struct compositor comp = compositor_reading(c, wl_buffer);
 	fixture_run(f, begin_task, &comp);
 	CHECK(comp.read != NULL);
 	CHECK(comp.ready);
