@@ -1289,6 +1289,18 @@ static const char *gst_plugin_dir(void)
 	return dir;
 }
 
+/* Where a dmabrokersink of the test publishes its tokens, and the property that says so. */
+struct gst_tokens {
+	char path[E2E_PATH_MAX + 32];
+	char arg[E2E_PATH_MAX + 48]; /* token-file=path, for the sink and the source */
+};
+
+static void gst_tokens_init(struct gst_tokens *tokens, const struct e2e *e)
+{
+	snprintf(tokens->path, sizeof(tokens->path), "%s/tokens", e->dir);
+	snprintf(tokens->arg, sizeof(tokens->arg), "token-file=%s", tokens->path);
+}
+
 struct gst_env {
 	char plugin_path[E2E_PATH_MAX + 32];
 	char registry[E2E_PATH_MAX + 32];
@@ -1393,14 +1405,13 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 	e2e_start_daemon(&e, NULL);
 	struct gst_env env;
 	gst_env_init(&env, &e);
-	char token_file[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
-	snprintf(token_file, sizeof(token_file), "%s/tokens", e.dir);
-	snprintf(token_arg, sizeof(token_arg), "token-file=%s", token_file);
+	struct gst_tokens tokens;
+	gst_tokens_init(&tokens, &e);
 	const char *argv[] = { "/usr/bin/env", env.plugin_path, env.registry, env.preload,
 		env.sanitizer, "GST_DEBUG=dmabrokersink:4", "GST_DEBUG_NO_COLOR=1", launch,
 		"videotestsrc",
 		"num-buffers=300", "!", "video/x-raw,format=NV12,width=1280,height=720", "!",
-		"dmabrokersink", token_arg, NULL };
+		"dmabrokersink", tokens.arg, NULL };
 	struct e2e_proc *p = e2e_spawn(&e, "gst-launch", argv);
 
 	int64_t deadline = e2e_now_ms() + FRAME_TIMEOUT_MS;
@@ -1421,12 +1432,12 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 		E2E_FAIL("the dmabrokersink window does not show the bars (%d samples off)",
 			errors);
 	}
-	char *tokens = e2e_read_file(token_file);
-	CHECK(tokens != NULL);
+	char *published = e2e_read_file(tokens.path);
+	CHECK(published != NULL);
 	/* Three buffers by default: three lines of 32 hex digits. */
-	CHECK_EQ(strlen(tokens), 3 * 33);
-	CHECK_EQ(strspn(tokens, "0123456789abcdef\n"), 3 * 33);
-	free(tokens);
+	CHECK_EQ(strlen(published), 3 * 33);
+	CHECK_EQ(strspn(published, "0123456789abcdef\n"), 3 * 33);
+	free(published);
 
 	e2e_expect_exit(p, 0, 60 * 1000 * dmab_test_time_scale());
 	char *log = e2e_read_file(p->err_path);
@@ -1444,7 +1455,7 @@ DMAB_TEST(gst_sink_shows_videotestsrc_nv12_720p)
 	}
 	free(log);
 	/* The sink removes the token file when it stops. */
-	CHECK(access(token_file, F_OK) != 0);
+	CHECK(access(tokens.path, F_OK) != 0);
 	e2e_finish(&e);
 }
 
@@ -1553,11 +1564,10 @@ DMAB_TEST(gst_sink_to_src_pair_is_intact)
 	struct e2e e;
 	e2e_init(&e);
 	e2e_start_daemon(&e, NULL);
-	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
+	struct gst_tokens tokens;
 	char expected[E2E_PATH_MAX + 32], expected_arg[E2E_PATH_MAX + 48];
 	char received[E2E_PATH_MAX + 32], received_arg[E2E_PATH_MAX + 48];
-	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
-	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	gst_tokens_init(&tokens, &e);
 	snprintf(expected, sizeof(expected), "%s/expected.i420", e.dir);
 	snprintf(expected_arg, sizeof(expected_arg), "location=%s", expected);
 	snprintf(received, sizeof(received), "%s/received.i420", e.dir);
@@ -1568,11 +1578,11 @@ DMAB_TEST(gst_sink_to_src_pair_is_intact)
 		"filesink", expected_arg, NULL };
 	e2e_expect_exit(gst_spawn(&e, "reference", "GST_DEBUG=0", reference), 0,
 		60 * 1000 * dmab_test_time_scale());
-	const char *const reader[] = { "dmabrokersrc", token_arg, "!", "videoconvert", "!",
+	const char *const reader[] = { "dmabrokersrc", tokens.arg, "!", "videoconvert", "!",
 		"video/x-raw,format=I420", "!", "filesink", received_arg, NULL };
 	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=dmabrokersrc:4", reader);
 	const char *const writer[] = { "videotestsrc", "num-buffers=300", "pattern=ball", "!",
-		GST_PAIR_CAPS, "!", "dmabrokersink", "show=false", "max-lateness=-1", token_arg,
+		GST_PAIR_CAPS, "!", "dmabrokersink", "show=false", "max-lateness=-1", tokens.arg,
 		NULL };
 	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", writer);
 	e2e_expect_exit(sink, 0, 60 * 1000 * dmab_test_time_scale());
@@ -1607,11 +1617,6 @@ DMAB_TEST(gst_sink_to_src_pair_is_intact)
 }
 
 /*
- * Killing either end mid-stream: the source reports an error within its
- * timeout once the sink is gone, and the sink goes on to the end of its
- * stream once the source is gone.
- */
-/*
  * A source that waits for a frame the sink has not written (one frame every 30
  * s, timeout 60 s) sleeps on the connection: an interrupt, which makes
  * gst-launch-1.0 stop the pipeline (unlock, then stop), must end that wait at
@@ -1623,13 +1628,12 @@ DMAB_TEST(gst_src_waiting_for_a_frame_stops_at_once)
 	struct e2e e;
 	e2e_init(&e);
 	e2e_start_daemon(&e, NULL);
-	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
-	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
-	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	struct gst_tokens tokens;
+	gst_tokens_init(&tokens, &e);
 	const char *const slow[] = { "videotestsrc", "is-live=true", "!",
 		"video/x-raw,format=NV12,width=320,height=240,framerate=1/30", "!",
-		"dmabrokersink", "show=false", token_arg, NULL };
-	const char *const reader[] = { "dmabrokersrc", token_arg, "timeout=60000", "!",
+		"dmabrokersink", "show=false", tokens.arg, NULL };
+	const char *const reader[] = { "dmabrokersrc", tokens.arg, "timeout=60000", "!",
 		"fakesink", NULL };
 	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", slow);
 	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
@@ -1658,27 +1662,31 @@ static void wait_for_token_file(const char *path, int timeout_ms)
 	}
 }
 
+/*
+ * Killing either end mid-stream: the source reports an error within its
+ * timeout once the sink is gone, and the sink goes on to the end of its
+ * stream once the source is gone.
+ */
 DMAB_TEST(gst_pair_survives_either_end_being_killed)
 {
 	gst_plugin_dir();
 	struct e2e e;
 	e2e_init(&e);
 	e2e_start_daemon(&e, NULL);
-	char tokens[E2E_PATH_MAX + 32], token_arg[E2E_PATH_MAX + 48];
-	snprintf(tokens, sizeof(tokens), "%s/tokens", e.dir);
-	snprintf(token_arg, sizeof(token_arg), "token-file=%s", tokens);
+	struct gst_tokens tokens;
+	gst_tokens_init(&tokens, &e);
 	const char *const endless[] = { "videotestsrc", "!", GST_PAIR_CAPS, "!",
-		"dmabrokersink", "show=false", token_arg, NULL };
+		"dmabrokersink", "show=false", tokens.arg, NULL };
 	/* The source waits this long for each frame (and for the token file, already there). */
 	int timeout_ms = 1000 * dmab_test_time_scale();
 	char timeout_arg[32], no_frame[48];
 	snprintf(timeout_arg, sizeof(timeout_arg), "timeout=%d", timeout_ms);
 	snprintf(no_frame, sizeof(no_frame), "No frame for %d ms", timeout_ms);
-	const char *const reader[] = { "dmabrokersrc", token_arg, timeout_arg, "!",
+	const char *const reader[] = { "dmabrokersrc", tokens.arg, timeout_arg, "!",
 		"fakesink", NULL };
 
 	struct e2e_proc *sink = gst_spawn(&e, "sink", "GST_DEBUG=0", endless);
-	wait_for_token_file(tokens, 30 * 1000 * dmab_test_time_scale());
+	wait_for_token_file(tokens.path, 30 * 1000 * dmab_test_time_scale());
 	struct e2e_proc *src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
 	e2e_sleep_ms(timeout_ms * 3 / 2);
 	CHECK(e2e_running(src));
@@ -1694,11 +1702,11 @@ DMAB_TEST(gst_pair_survives_either_end_being_killed)
 	}
 	free(err);
 
-	unlink(tokens);
+	unlink(tokens.path);
 	const char *const finite[] = { "videotestsrc", "num-buffers=90", "!", GST_PAIR_CAPS, "!",
-		"dmabrokersink", "show=false", token_arg, NULL };
+		"dmabrokersink", "show=false", tokens.arg, NULL };
 	sink = gst_spawn(&e, "sink", "GST_DEBUG=0", finite);
-	wait_for_token_file(tokens, 30 * 1000 * dmab_test_time_scale());
+	wait_for_token_file(tokens.path, 30 * 1000 * dmab_test_time_scale());
 	src = gst_spawn(&e, "src", "GST_DEBUG=0", reader);
 	e2e_sleep_ms(timeout_ms);
 	e2e_stop(src, SIGKILL, 5000);
