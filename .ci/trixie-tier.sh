@@ -73,32 +73,38 @@ TARBALL=$(mktemp "${TMPDIR:-/tmp}/dmab-trixie-src.XXXXXX")
 trap 'rm -f "$TARBALL"' EXIT
 (cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -cf "$TARBALL" -T -)
 
-# Runs inside the chroot.
-read -r -d '' INNER <<'EOF' || true
+# Begins both scripts that run inside the chroot.
+read -r -d '' PRELUDE <<'EOF' || true
 set -euo pipefail
 export HOME=/root LANG=C.UTF-8
 # The kernel tier does not run here: meson must not fetch its kernel into the root.
 export DMAB_KERNEL_FETCH=0
 cd /src
+# build NAME [MESON_ARGS...]: configures and builds /build/NAME, logging to /out/trixie-NAME-*.log
+build() {
+	local name=$1
+	shift
+	meson setup "/build/$name" "$@" >"/out/trixie-$name-setup.log" 2>&1 ||
+		{ cat "/out/trixie-$name-setup.log"; exit 1; }
+	ninja -C "/build/$name" -j2 >"/out/trixie-$name-build.log" 2>&1 ||
+		{ tail -n 60 "/out/trixie-$name-build.log"; exit 1; }
+}
+EOF
+
+# Runs inside the chroot, after PRELUDE.
+read -r -d '' INNER <<'EOF' || true
 status=0
 for cc in gcc clang; do
 	echo "trixie-tier: $cc: $($cc --version | head -n 1)"
 	case $cc in gcc) cxx=g++ ;; clang) cxx=clang++ ;; esac
-	CC=$cc CXX=$cxx meson setup "/build/$cc" -Dwerror=true >"/out/trixie-$cc-setup.log" 2>&1 ||
-		{ cat "/out/trixie-$cc-setup.log"; exit 1; }
+	CC=$cc CXX=$cxx build "$cc" -Dwerror=true
 	grep -A3 '^  dmabroker$' "/out/trixie-$cc-setup.log" || true
-	ninja -C "/build/$cc" -j2 >"/out/trixie-$cc-build.log" 2>&1 ||
-		{ tail -n 60 "/out/trixie-$cc-build.log"; exit 1; }
 	meson test -C "/build/$cc" --print-errorlogs --no-suite kernel || status=1
 	cp "/build/$cc/meson-logs/testlog.json" "/out/trixie-$cc-testlog.json"
 done
 # The wlroots 0.18 code paths under ASan+UBSan, as .ci/run does for 0.15.
 echo "trixie-tier: gcc with ASan+UBSan"
-meson setup /build/asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-	--buildtype=debug >/out/trixie-asan-setup.log 2>&1 ||
-	{ cat /out/trixie-asan-setup.log; exit 1; }
-ninja -C /build/asan -j2 >/out/trixie-asan-build.log 2>&1 ||
-	{ tail -n 60 /out/trixie-asan-build.log; exit 1; }
+build asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C /build/asan --print-errorlogs --no-suite kernel || status=1
 cp /build/asan/meson-logs/testlog.json /out/trixie-asan-testlog.json
@@ -106,22 +112,20 @@ bash /src/tests/install/run.sh /build/gcc /build/install || status=1
 exit $status
 EOF
 
-# Runs inside the chroot instead of INNER with --bench.
+# Runs inside the chroot, after PRELUDE, instead of INNER with --bench.
 read -r -d '' INNER_BENCH <<'EOF' || true
-set -euo pipefail
-export HOME=/root LANG=C.UTF-8 DMAB_KERNEL_FETCH=0
-cd /src
-meson setup /build/release --buildtype=release -Dtests=false >/out/trixie-bench-setup.log 2>&1 ||
-	{ cat /out/trixie-bench-setup.log; exit 1; }
-ninja -C /build/release -j2 >/out/trixie-bench-build.log 2>&1 ||
-	{ tail -n 60 /out/trixie-bench-build.log; exit 1; }
+build release --buildtype=release -Dtests=false
 # shellcheck disable=SC2086 # DMAB_BENCH_ARGS is a list of words
 /build/release/clients/bench/dmab-bench $DMAB_BENCH_ARGS -o /out/trixie-bench.json
 EOF
 if [[ $BENCH == 1 ]]; then
-	INNER="export DMAB_BENCH_ARGS='${DMAB_BENCH_ARGS:---scale 0x0}'; $INNER_BENCH"
+	INNER="$PRELUDE
+export DMAB_BENCH_ARGS='${DMAB_BENCH_ARGS:---scale 0x0}'
+$INNER_BENCH"
 	log "benchmarking the wlroots 0.18 daemon in trixie"
 else
+	INNER="$PRELUDE
+$INNER"
 	log "building and testing in trixie (gcc, then clang)"
 fi
 # shellcheck disable=SC2016 # expanded by the inner shell
